@@ -1,0 +1,8 @@
+"""Image input: FITS (mono, RGB cubes, Bayer mosaics), JPEG, PNG, TIFF -> :class:`Image`."""
+
+from .image import (IMAGE_SUFFIXES, MAX_PIXELS, Image, ImageReadError, debayer,
+                    from_array, iter_image_paths, read_image)
+from .stretch import asinh_stretch, auto_stretch, to_uint8
+
+__all__ = ["Image", "ImageReadError", "read_image", "iter_image_paths", "from_array",
+           "debayer", "auto_stretch", "asinh_stretch", "to_uint8", "IMAGE_SUFFIXES", "MAX_PIXELS"]

@@ -1,0 +1,80 @@
+"""Display stretches: linear sky data -> [0, 1] for viewing and rendering."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["auto_stretch", "asinh_stretch", "to_uint8"]
+
+
+def _mtf(m: float, x: np.ndarray) -> np.ndarray:
+    """PixInsight's midtones transfer function."""
+    return ((m - 1.0) * x) / ((2.0 * m - 1.0) * x - m)
+
+
+def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
+                 shadows_clip: float = -2.8, target_bkg: float = 0.25,
+                 linked: bool = True) -> np.ndarray:
+    """PixInsight-style screen transfer function (auto STF).
+
+    Shadows are clipped at ``median + shadows_clip * 1.4826 * MAD`` and the
+    midtones balance maps the median to ``target_bkg``.
+
+    Parameters
+    ----------
+    data : ndarray
+        ``(H, W)`` or ``(H, W, 3)`` linear pixels.
+    mask : ndarray of bool, optional
+        True for pixels to ignore when measuring statistics.
+    linked : bool
+        Use one set of statistics for all channels (keeps star colours).
+
+    Returns
+    -------
+    ndarray
+        float32 in [0, 1].
+    """
+    x = np.asarray(data, dtype=np.float32)
+    valid = ~mask if mask is not None else np.ones(x.shape[:2], bool)
+    sample = x[valid]
+    if sample.size > 500_000:  # statistics from a subsample keep full frames fast
+        sample = sample[:: sample.shape[0] // 500_000 + 1]
+    lo, hi = float(np.min(sample)), float(np.max(sample))
+    if hi <= lo:
+        return np.zeros_like(x)
+    x = (x - lo) / (hi - lo)
+    sample = (sample - lo) / (hi - lo)
+
+    def params(s):
+        med = float(np.median(s))
+        mad = float(np.median(np.abs(s - med))) * 1.4826
+        c0 = min(max(med + shadows_clip * mad, 0.0), 1.0)
+        m = _mtf(target_bkg, np.asarray(med - c0, dtype=np.float64))
+        return c0, float(np.clip(m, 1e-4, 0.9999))
+
+    if x.ndim == 2 or linked:
+        c0, m = params(sample)
+        y = np.clip((x - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
+        return _mtf(m, y).astype(np.float32)
+    out = np.empty_like(x)
+    for c in range(x.shape[2]):
+        c0, m = params(sample[:, c])
+        y = np.clip((x[:, :, c] - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
+        out[:, :, c] = _mtf(m, y)
+    return out
+
+
+def asinh_stretch(data: np.ndarray, a: float = 0.1, mask: np.ndarray | None = None) -> np.ndarray:
+    """Asinh stretch after a 0.5 / 99.95 percentile normalisation (astropy.visualization)."""
+    from astropy.visualization import AsinhStretch, AsymmetricPercentileInterval
+
+    x = np.asarray(data, dtype=np.float32)
+    sample = x[~mask] if mask is not None else x
+    vmin, vmax = AsymmetricPercentileInterval(0.5, 99.95).get_limits(sample)
+    y = np.clip((x - vmin) / max(vmax - vmin, 1e-12), 0, 1)
+    return AsinhStretch(a)(y).astype(np.float32)
+
+
+def to_uint8(display: np.ndarray) -> np.ndarray:
+    """[0, 1] float -> uint8 for writing PNG/JPEG."""
+    return (np.clip(display, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -171,6 +171,9 @@ def _read_fits(path: Path) -> Image:
             raise ImageReadError(path, "FITS file holds no 2-D or 3-D image")
         header = hdu.header
         shape = tuple(header.get(f"NAXIS{i}", 0) for i in range(header["NAXIS"], 0, -1))
+        # astropy drops BZERO/BSCALE from the header once it scales the data.
+        scaling = {"bitpix": header.get("BITPIX"), "bzero": header.get("BZERO", 0.0),
+                   "bscale": header.get("BSCALE", 1.0)}
         npix = int(np.prod(shape[-2:]))
         _check_size(path, shape[-1], shape[-2])
         if header["NAXIS"] > 3 or (header["NAXIS"] == 3 and 3 not in (shape[0], shape[2])):
@@ -185,7 +188,7 @@ def _read_fits(path: Path) -> Image:
             raise ImageReadError(path, "FITS data missing or truncated")
         header = header.copy()
     data = np.asarray(raw, dtype=np.float32)
-    meta = {"format": "fits", "dtype": str(raw.dtype)}
+    meta = {"format": "fits", "dtype": _BITPIX_DTYPE.get(scaling["bitpix"], str(raw.dtype)), **scaling}
     if data.ndim == 3:
         # FITS colour cubes are (3, H, W); some tools write (H, W, 3).
         if data.shape[0] == 3:
@@ -199,6 +202,8 @@ def _read_fits(path: Path) -> Image:
             meta["bayer"] = pattern
     return _finish(data, path, header=header, stretched=False, meta=meta)
 
+
+_BITPIX_DTYPE = {8: "uint8", 16: "int16", 32: "int32", 64: "int64", -32: "float32", -64: "float64"}
 
 #: Bayer patterns as written in FITS ``BAYERPAT`` (top-left 2x2 cell, row 0 first).
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")

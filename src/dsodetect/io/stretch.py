@@ -55,13 +55,13 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
     if x.ndim == 2 or linked:
         c0, m = params(sample)
         y = np.clip((x - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
-        return _mtf(m, y).astype(np.float32)
+        return np.clip(_mtf(m, y), 0.0, 1.0).astype(np.float32)
     out = np.empty_like(x)
     for c in range(x.shape[2]):
         c0, m = params(sample[:, c])
         y = np.clip((x[:, :, c] - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
         out[:, :, c] = _mtf(m, y)
-    return out
+    return np.clip(out, 0.0, 1.0)
 
 
 def asinh_stretch(data: np.ndarray, a: float = 0.1, mask: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,178 @@
+"""Evaluate predictions against truth: in memory, or from folders of YOLO txt files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..detection import Detection, boxes_array
+from ..outputs import read_yolo
+from .metrics import ImageMatch, coco_map, match_image, pr_curve, prf, threshold_sweep
+
+__all__ = ["evaluate", "evaluate_folders", "load_labels", "format_report"]
+
+
+def evaluate(pred: dict, truth: dict, *, iou: float = 0.5, min_score: float | None = None,
+             sizes: dict | None = None) -> dict:
+    """Score detections against truth, pooled over images.
+
+    Parameters
+    ----------
+    pred, truth : dict
+        image key -> list of :class:`Detection` (pixels, or normalised with
+        ``sizes`` omitted: IoU does not change under per-axis scaling).
+        Images in ``truth`` missing from ``pred`` count as predicting nothing.
+    iou : float
+        IoU needed for a match (the paper uses 0.5).
+    min_score : float, optional
+        Operating threshold for the headline P/R/F1; default keeps every
+        prediction. The best-F1 threshold of the sweep is reported as well.
+    sizes : dict, optional
+        image key -> ``(height, width)`` for COCO areas (default 1 x 1).
+
+    Returns
+    -------
+    dict
+        ``precision, recall, f1, tp, fp, fn`` at ``min_score``; ``best_*``
+        from the sweep; ``map50`` and ``map50_95`` (pycocotools);
+        ``per_image`` rows; ``matches`` (for plotting, not JSON).
+    """
+    unknown = sorted(set(pred) - set(truth))
+    if unknown:
+        warnings.warn(f"{len(unknown)} prediction(s) have no truth and are ignored: {unknown[:5]}")
+    thr = -np.inf if min_score is None else float(min_score)
+    matches: dict[str, ImageMatch] = {}
+    rows = []
+    for key in sorted(truth):
+        p = pred.get(key, [])
+        m = match_image(boxes_array(p), np.array([d.score for d in p]), boxes_array(truth[key]), iou)
+        matches[key] = m
+        tp, fp, fn = m.counts(thr)
+        rows.append({"image": key, "n_truth": m.n_truth, "n_pred": tp + fp, "tp": tp, "fp": fp, "fn": fn,
+                     "max_score": round(float(m.scores.max()), 4) if len(m.scores) else None})
+    tp = sum(r["tp"] for r in rows)
+    fp = sum(r["fp"] for r in rows)
+    fn = sum(r["fn"] for r in rows)
+    p, r, f = prf(tp, fp, fn)
+    sweep = threshold_sweep(list(matches.values()))
+    sizes = sizes or {}
+    mp = coco_map({k: boxes_array(v) for k, v in truth.items()},
+                  {k: np.column_stack([boxes_array(v), [d.score for d in v]]) if v else np.zeros((0, 5))
+                   for k, v in pred.items() if k in truth},
+                  {k: sizes.get(k, (1, 1)) for k in truth})
+    return {
+        "iou": iou, "min_score": None if min_score is None else float(min_score),
+        "images": len(truth), "n_truth": tp + fn, "n_pred": tp + fp,
+        "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f,
+        "best_threshold": sweep["best_threshold"], "best_f1": sweep["best_f1"],
+        "best_precision": sweep["best_precision"], "best_recall": sweep["best_recall"],
+        "map50": mp["map50"], "map50_95": mp["map50_95"],
+        "missing_predictions": sorted(set(truth) - set(pred)),
+        "per_image": rows, "matches": matches,
+    }
+
+
+def _label_dir(folder: Path) -> Path:
+    return folder / "labels" if (folder / "labels").is_dir() else folder
+
+
+def _image_size(stem: str, folders) -> tuple[int, int] | None:
+    """``(height, width)`` from a prediction JSON or an image beside the labels."""
+    for folder in folders:
+        js = folder / f"{stem}.json"
+        if js.is_file():
+            try:
+                d = json.loads(js.read_text())
+                return int(d["height"]), int(d["width"])
+            except (ValueError, KeyError, TypeError):
+                pass
+        for sub in (folder / "images", folder):
+            for ext in (".jpg", ".jpeg", ".png"):
+                f = sub / f"{stem}{ext}"
+                if f.is_file():
+                    from PIL import Image as PILImage
+                    with PILImage.open(f) as im:
+                        return im.height, im.width
+    return None
+
+
+def load_labels(folder, *, sizes: dict | None = None) -> dict:
+    """Read every ``<stem>.txt`` of a folder (or its ``labels/``) as detections.
+
+    Boxes are scaled to pixels when ``sizes[stem] = (h, w)`` is given, else
+    kept normalised.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    out = {}
+    for f in sorted(_label_dir(folder).glob("*.txt")):
+        if f.name == "classes.txt":
+            continue
+        h, w = (sizes or {}).get(f.stem, (1, 1))
+        out[f.stem] = read_yolo(f, w, h)
+    return out
+
+
+def evaluate_folders(pred_dir, truth_dir, *, iou: float = 0.5, min_score: float | None = None,
+                     out_dir=None) -> dict:
+    """Evaluate ``<pred_dir>/<stem>.txt`` against ``<truth_dir>[/labels]/<stem>.txt``.
+
+    With ``out_dir``, writes ``report.json``, ``per_image.csv`` (TP/FP/FN per
+    image, to look at failures) and ``pr_curve.png``.
+    """
+    pred_dir, truth_dir = Path(pred_dir), Path(truth_dir)
+    truth_n = load_labels(truth_dir)
+    if not truth_n:
+        raise ValueError(f"{truth_dir}: no label files (<stem>.txt) found")
+    pred_n = load_labels(pred_dir)
+    if not pred_n:
+        raise ValueError(f"{pred_dir}: no prediction files (<stem>.txt) found")
+    sizes = {}
+    for stem in truth_n:
+        size = _image_size(stem, (pred_dir, truth_dir))
+        if size:
+            sizes[stem] = size
+
+    def scale(dets, stem):
+        h, w = sizes.get(stem, (1, 1))
+        return [Detection(d.x0 * w, d.y0 * h, d.x1 * w, d.y1 * h, d.score) for d in dets]
+
+    truth = {k: scale(v, k) for k, v in truth_n.items()}
+    pred = {k: scale(v, k) for k, v in pred_n.items()}
+    report = evaluate(pred, truth, iou=iou, min_score=min_score, sizes=sizes)
+    report["pred_dir"], report["truth_dir"] = str(pred_dir), str(truth_dir)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with open(out_dir / "per_image.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(report["per_image"][0]))
+            writer.writeheader()
+            writer.writerows(report["per_image"])
+        pr_curve(list(report["matches"].values()), out_dir / "pr_curve.png",
+                 title=f"{pred_dir.name} vs {truth_dir.name} (IoU {iou})")
+        (out_dir / "report.json").write_text(json.dumps(
+            {k: v for k, v in report.items() if k not in ("matches", "per_image")}, indent=2))
+    return report
+
+
+def format_report(report: dict) -> str:
+    """A short human-readable summary."""
+    thr = "all predictions" if report["min_score"] is None else f"score >= {report['min_score']:g}"
+    lines = [
+        f"images {report['images']}  truth boxes {report['n_truth']}  predictions {report['n_pred']}  "
+        f"(IoU >= {report['iou']:g}, {thr})",
+        f"precision {report['precision']:.3f}  recall {report['recall']:.3f}  F1 {report['f1']:.3f}  "
+        f"(TP {report['tp']}, FP {report['fp']}, FN {report['fn']})",
+        f"best F1 {report['best_f1']:.3f} at score >= {report['best_threshold']:.4g} "
+        f"(P {report['best_precision']:.3f}, R {report['best_recall']:.3f}; threshold chosen on this set)",
+        f"mAP@0.5 {report['map50']:.3f}  mAP@0.5:0.95 {report['map50_95']:.3f}  (pycocotools)",
+    ]
+    if report["missing_predictions"]:
+        n = len(report["missing_predictions"])
+        lines.append(f"note: {n} image(s) have no prediction file and count as predicting nothing")
+    return "\n".join(lines)

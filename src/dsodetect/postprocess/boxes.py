@@ -97,8 +97,8 @@ def merge_overlapping(detections: list[Detection], *, iou_threshold: float = 0.0
         best = members[int(scores.argmax())]
         extras = dict(best.extras)
         extras["merged"] = len(members)
-        merged.append(replace(best, x0=bb[:, 0].min(), y0=bb[:, 1].min(), x1=bb[:, 2].max(),
-                              y1=bb[:, 3].max(), score=s, extras=extras))
+        merged.append(replace(best, x0=float(bb[:, 0].min()), y0=float(bb[:, 1].min()), x1=float(bb[:, 2].max()),
+                              y1=float(bb[:, 3].max()), score=s, extras=extras))
     return sorted(merged, key=lambda d: -d.score)
 
 

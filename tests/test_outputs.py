@@ -29,8 +29,20 @@ def test_yolo_json_png_round_trip(tmp_path):
     assert js["width"] == 200 and js["height"] == 100 and js["method"] == "t"
     assert js["detections"][1]["extras"]["snr"] == 12.5
     assert js["detections"][0]["box_normalized"] == [0.175, 0.45, 0.25, 0.5]
+    assert js["observation"] == {}
     png = read_image(tmp_path / "sky.png")
     assert png.shape == (100, 200)
+
+
+def test_json_keeps_observation_headers(tmp_path):
+    from astropy.io import fits
+
+    hdr = fits.Header({"OBJECT": "M 51", "EXPTIME": 600.0, "DATE-OBS": "2026-03-01T21:00:00", "FOO": 1})
+    fits.PrimaryHDU(np.ones((32, 32), np.float32), header=hdr).writeto(tmp_path / "m51.fits")
+    res = DetectionResult(image=read_image(tmp_path / "m51.fits"), method="t", detections=[])
+    write_outputs(res, tmp_path, ("json",))
+    obs = json.loads((tmp_path / "m51.json").read_text())["observation"]
+    assert obs == {"OBJECT": "M 51", "DATE-OBS": "2026-03-01T21:00:00", "EXPTIME": 600.0}
 
 
 def test_annotation_draws_boxes():

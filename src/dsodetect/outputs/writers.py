@@ -43,8 +43,25 @@ class DetectionResult:
             "seconds": round(self.seconds, 4),
             "dsodetect_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "observation": _observation(self.image.header),
             "detections": [d.to_dict(w, h) for d in self.detections],
         }
+
+
+#: FITS keywords copied into the JSON when present (what was observed, when, how long).
+OBSERVATION_KEYS = ("OBJECT", "DATE-OBS", "EXPTIME", "TOTALEXP", "STACKCNT", "TELESCOP", "INSTRUME",
+                    "FOCALLEN", "XPIXSZ", "RA", "DEC", "FILTER", "GAIN")
+
+
+def _observation(header) -> dict:
+    if header is None:
+        return {}
+    out = {}
+    for key in OBSERVATION_KEYS:
+        if key in header:
+            value = header[key]
+            out[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return out
 
 
 def write_yolo(detections: list[Detection], width: int, height: int, path) -> Path:

@@ -60,7 +60,7 @@ def make_full_frame(path: Path, seed: int = 0) -> None:
 
     try:  # the simulator when present: realistic stars, objects and noise
         from dsodetect.synth import write_sample
-        write_sample(path, preset="stellina", seed=seed, integration_s=1800, fmt="fits")
+        write_sample(path, preset="stellina", seed=seed, integration_s=1800, jpeg=False, labels=False)
         return
     except ImportError:
         pass

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # System packages: astrometry.net + Tycho-2 indexes (offline plate solving),
 # Chromium (browser tests of the outreach page).
-APT_PACKAGES=(__APT_PACKAGES__)
+APT_PACKAGES=(chromium __ASTROMETRY__)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -27,11 +27,16 @@ app = typer.Typer(
 
 #: Modules that add commands; each defines ``register(app)``.
 COMMAND_MODULES: list[str] = [
+    "dsodetect.synth.commands", "dsodetect.dataset.commands",
+    "dsodetect.identify.commands",
+    "dsodetect.live.commands", "dsodetect.web.commands",
 ]
 
 
 def _err(msg: str) -> None:
-    typer.echo(msg, err=True)
+    from tqdm import tqdm
+
+    tqdm.write(msg, file=sys.stderr)  # keeps a running progress bar intact
 
 
 def _version(value: bool):
@@ -92,8 +97,10 @@ def detect(
         raise typer.Exit(2)
     if min_score > 0:
         detector = _ScoreFilter(detector, min_score)
+    # A progress bar only for a person at a terminal; logs and pipes get clean lines.
     report = run_batch(paths, detector, out, formats, extras=save_extras,
-                       on_error=lambda p, msg: _err(f"error: {msg}"), progress=not quiet)
+                       on_error=lambda p, msg: _err(f"error: {msg}"),
+                       progress=not quiet and sys.stderr.isatty())
     if not quiet:
         for r in report.results:
             typer.echo(f"{r.image.path}: {len(r.detections)} object(s) in {r.seconds:.2f} s")

@@ -159,7 +159,10 @@ def _read_fits(path: Path) -> Image:
     from astropy.io import fits
 
     try:
-        hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
+        with warnings.catch_warnings():
+            # Truncation is reported as our one-line error below, not as a warning.
+            warnings.simplefilter("ignore")
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
     except OSError as exc:
         raise ImageReadError(path, f"not a readable FITS file ({_short(exc)})") from None
     with hdul:

@@ -79,13 +79,13 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "stellina": Preset("stellina", 80.0, 400.0, 2.4, 3096, 2080, "IMX178",
                        read_noise_e=1.6, gain_e_adu=0.6, full_well_e=2400.0, dark_e_s=0.02,
-                       qe=0.42, seeing_fwhm=(3.0, 5.0), amp_glow=0.0),
+                       qe=0.42, seeing_fwhm=(3.5, 6.5), amp_glow=0.0),
     "vespera": Preset("vespera", 50.0, 200.0, 2.9, 1920, 1080, "IMX462",
                       read_noise_e=1.0, gain_e_adu=0.4, full_well_e=1600.0, dark_e_s=0.05,
-                      qe=0.45, seeing_fwhm=(4.5, 7.0), amp_glow=0.6),
+                      qe=0.45, seeing_fwhm=(5.0, 8.5), amp_glow=0.6),
     "seestar": Preset("seestar", 50.0, 250.0, 2.9, 1080, 1920, "IMX462",
                       read_noise_e=1.0, gain_e_adu=0.4, full_well_e=1600.0, dark_e_s=0.05,
-                      qe=0.45, seeing_fwhm=(4.0, 6.5), amp_glow=0.6),
+                      qe=0.45, seeing_fwhm=(4.5, 7.5), amp_glow=0.6),
 }
 
 

@@ -1,0 +1,24 @@
+"""Data sets for the learned methods: YOLO read/write/validate, tiling, crops, splits, loaders.
+
+>>> from dsodetect.dataset import validate_dataset, split_by_source
+>>> split_by_source(["1003_0", "1003_1", "17_0"], fractions=(1, 0, 0))["train"]
+['1003_0', '1003_1', '17_0']
+>>> print(validate_dataset("data/real-train").summary())      # doctest: +SKIP
+
+Modules: :mod:`.yolo` (labels, layouts, data.yaml, validation), :mod:`.tiling`
+(608 px tiles with overlap, stitching), :mod:`.crops` (224 px presence crops),
+:mod:`.split` (80/10/10 by source image), :mod:`.deepspace` (DeepSpaceYoloDataset
+zip), :mod:`.augment` (albumentations pipelines).
+"""
+
+from .crops import crop_label, make_crop_dataset, random_crops
+from .deepspace import load_deepspace
+from .split import source_id, split_by_source, write_split
+from .tiling import labels_in_tile, stitch_detections, stitch_image, tile_dataset, tile_frame
+from .yolo import (CLASS_NAMES, SPLITS, LabelFile, Sample, ValidationReport, find_samples, label_path_for,
+                   parse_labels, read_data_yaml, read_labels, validate_dataset, write_data_yaml, write_labels)
+
+__all__ = ["CLASS_NAMES", "SPLITS", "LabelFile", "Sample", "ValidationReport", "find_samples", "label_path_for",
+           "parse_labels", "read_data_yaml", "read_labels", "validate_dataset", "write_data_yaml", "write_labels",
+           "crop_label", "make_crop_dataset", "random_crops", "load_deepspace", "source_id", "split_by_source",
+           "write_split", "labels_in_tile", "stitch_detections", "stitch_image", "tile_dataset", "tile_frame"]

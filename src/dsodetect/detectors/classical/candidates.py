@@ -1,0 +1,291 @@
+"""Box candidates and their scores.
+
+Three kinds of candidate boxes come out of one image:
+
+``diffuse``
+    regions of the diffuse significance map (:mod:`.diffuse`) at a few
+    thresholds: an absolute floor in sigma, raised to a fraction ``rel`` of the
+    map's 99.5th percentile, so that a bright nebula is boxed around its
+    visible body rather than around every faint wisp in the frame. Regions at
+    one threshold that overlap or lie within ``merge_gap`` of each other are
+    merged (a nebula is one box, not forty), each box grown by a margin.
+``compact``
+    extended sources of the star catalogue (sources larger than the PSF that
+    the stellarity test kept out of the star mask: small galaxies, planetary
+    nebulae, globular clusters), boxed generously around their footprint.
+``frame``
+    the whole valid frame, for nebulae that fill the field.
+
+Each candidate gets a few measurements (size, S/N, peak, rank, type) and a
+score from a logistic model per kind, ``score = 1 / (1 + exp(-(b + w . x)))``,
+whose coefficients were fitted on real-train (``benchmarks/tune_classical.py
+fit``). The score is therefore an estimate of the probability that the box
+matches an annotated object at IoU >= 0.5 — a calibrated confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ...detection import Detection
+from ...postprocess import merge_overlapping
+from .diffuse import DiffuseMaps, find_regions
+
+__all__ = ["Candidate", "diffuse_candidates", "compact_candidates", "frame_candidate",
+           "image_features", "FEATURES", "feature_matrix", "score_candidates", "select"]
+
+#: Feature names per candidate kind (order of the coefficient vectors).
+FEATURES = {
+    "diffuse": ["log_area", "level", "log_snr", "log_peak", "share", "is_top", "border", "aspect",
+                "neb", "valid_frac", "log_area2", "is_union", "sig_red", "sig_lum", "fill", "contrast",
+                "area_x_neb", "area_x_fill", "area_x_level", "fill2", "area_x_vis",
+                "level2", "area_x_snr", "area_x_share", "area_x_union", "area_x_border",
+                "area_x_peak", "fill_x_contrast", "neb2", "area3"],
+    "compact": ["log_area", "log_peak_snr", "log_size", "saturated", "is_top", "log_scale", "rank",
+                "neb", "log_nstars"],
+    "frame": ["neb", "valid_frac", "log_nstars", "red_frac", "vis_frac"],
+}
+
+
+@dataclass
+class Candidate:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    kind: str
+    feats: dict = field(default_factory=dict)
+    score: float = 0.0
+
+    @property
+    def box(self):
+        return (self.x0, self.y0, self.x1, self.y1)
+
+
+def _clip_box(x0, y0, x1, y1, w, h):
+    return max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1)
+
+
+def image_features(maps: DiffuseMaps, n_stars: int) -> dict:
+    """Whole-image measurements shared by all candidates."""
+    valid = maps.valid
+    sig = maps.combined
+    p995 = float(np.percentile(sig[valid], 99.5)) if valid.any() else 0.0
+    red = maps.sig.get("red")
+    red_frac = float(np.mean(red[valid] > 3.0)) if red is not None and valid.any() else 0.0
+    vis_frac = float(np.mean(sig[valid] > max(2.0, 0.25 * p995))) if valid.any() else 0.0
+    return {"neb": float(np.log1p(max(p995, 0.0))), "p995": p995, "vis_frac": vis_frac,
+            "valid_frac": float(valid.mean()), "log_nstars": float(np.log10(1 + n_stars)),
+            "red_frac": red_frac}
+
+
+def diffuse_candidates(maps: DiffuseMaps, map_to_input: float, shape, img: dict, *,
+                       levels=(0.1, 0.25, 0.5), low: float = 2.0, high: float = 5.0,
+                       min_area: int = 12, close: int = 2, margin: float = 0.05,
+                       margin_px: float = 2.0, merge_gap: float = 0.05,
+                       signals=("comb",), unions: bool = True) -> list[Candidate]:
+    """Region boxes of the significance maps at each threshold level.
+
+    For every signal (``comb`` = max of all, or one of ``maps.sig``) and
+    level, the regions above threshold are boxed and merged when they overlap
+    or come within ``merge_gap`` of the frame size; with ``unions``, the box
+    around all regions of that level is a candidate too.
+    """
+    H, W = shape
+    out = []
+    comb = maps.combined
+    p995c = img["p995"]
+    vis = ((comb > max(low, 0.25 * p995c)) & maps.valid).astype(np.float64)
+    ii_vis = cv2.integral(vis)
+    ii_valid = cv2.integral(maps.valid.astype(np.float64))
+    ii_sig = cv2.integral(np.where(maps.valid, np.clip(comb, 0, None), 0).astype(np.float64))
+
+    def box_stats(box):
+        """Visible fraction and mean significance (/ p99.5) inside a box (input px)."""
+        mh, mw = comb.shape
+        x0, y0 = int(np.clip(box[0] / map_to_input, 0, mw)), int(np.clip(box[1] / map_to_input, 0, mh))
+        x1, y1 = int(np.clip(np.ceil(box[2] / map_to_input), 0, mw)), int(np.clip(np.ceil(box[3] / map_to_input), 0, mh))
+
+        def tot(ii):
+            return ii[y1, x1] - ii[y0, x1] - ii[y1, x0] + ii[y0, x0]
+        n = tot(ii_valid)
+        if n <= 0:
+            return 0.0, 0.0
+        return float(tot(ii_vis) / n), float(tot(ii_sig) / n / max(p995c, 1.0))
+
+    for sname in signals:
+        sig = comb if sname == "comb" else maps.sig.get(sname)
+        if sig is None:
+            continue
+        p995 = float(np.percentile(sig[maps.valid], 99.5)) if maps.valid.any() else 0.0
+        for level in levels:
+            thr = max(low, level * p995)
+            regions = find_regions(sig, maps.valid, low=thr, high=max(high, thr), min_area=min_area,
+                                   close=close)
+            if not regions:
+                continue
+            dets = []
+            for r in regions:
+                bw, bh = r.x1 - r.x0, r.y1 - r.y0
+                mx, my = margin * bw + margin_px, margin * bh + margin_px
+                box = _clip_box((r.x0 - mx) * map_to_input, (r.y0 - my) * map_to_input,
+                                (r.x1 + mx) * map_to_input, (r.y1 + my) * map_to_input, W, H)
+                dets.append(Detection(*box, score=r.snr, extras={"peak": r.peak, "snr": r.snr}))
+            groups = _merge_groups(dets, merge_gap * max(H, W))
+            total = float(np.sqrt(sum(g[1] ** 2 for g in groups))) or 1.0
+            groups.sort(key=lambda g: -g[1])
+            if unions and len(groups) > 1:
+                b = np.array([g[0] for g in groups])
+                union = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+                groups.append((union, total, max(g[2] for g in groups), True))
+            for rank, g in enumerate(groups):
+                box, snr, peak = g[0], g[1], g[2]
+                is_union = len(g) > 3
+                c = _diffuse_candidate(box, snr, peak, total, rank, is_union, level, sname, img, W, H)
+                fill, contrast = box_stats(box)
+                la = c.feats["log_area"]
+                c.feats.update(fill=fill, contrast=contrast, area_x_neb=la * img["neb"],
+                               area_x_fill=la * fill, area_x_level=la * level, fill2=fill * fill,
+                               area_x_vis=la * img["vis_frac"], level2=level * level,
+                               area_x_snr=la * c.feats["log_snr"], area_x_share=la * c.feats["share"],
+                               area_x_union=la * c.feats["is_union"],
+                               area_x_border=la * c.feats["border"],
+                               area_x_peak=la * c.feats["log_peak"], fill_x_contrast=fill * contrast,
+                               neb2=img["neb"] ** 2, area3=la ** 3)
+                out.append(c)
+    return out
+
+
+def _merge_groups(dets, gap):
+    """Merge region boxes; returns ``[(box, summed_snr, max_peak)]``."""
+    if len(dets) == 1:
+        d = dets[0]
+        return [((d.x0, d.y0, d.x1, d.y1), d.extras["snr"], d.extras["peak"])]
+    merged = merge_overlapping(dets, gap=gap)
+    groups = []
+    for m in merged:
+        members = [d for d in dets if d.x0 >= m.x0 - 1e-6 and d.y0 >= m.y0 - 1e-6
+                   and d.x1 <= m.x1 + 1e-6 and d.y1 <= m.y1 + 1e-6]
+        snr = float(np.sqrt(sum(d.extras["snr"] ** 2 for d in members)))
+        peak = max(d.extras["peak"] for d in members)
+        groups.append(((m.x0, m.y0, m.x1, m.y1), snr, peak))
+    return groups
+
+
+def _diffuse_candidate(box, snr, peak, total, rank, is_union, level, sname, img, W, H):
+    x0, y0, x1, y1 = box
+    area = max((x1 - x0) * (y1 - y0), 1.0) / (H * W)
+    border = float(x0 <= 1 or y0 <= 1 or x1 >= W - 1 or y1 >= H - 1)
+    la = float(np.log10(area))
+    return Candidate(x0, y0, x1, y1, "diffuse", {
+        "log_area": la, "level": float(level),
+        "log_snr": float(np.log10(1 + snr)), "log_peak": float(np.log10(1 + peak)),
+        "share": min(snr / total, 1.0), "is_top": float(rank == 0 and not is_union),
+        "border": border, "aspect": float(abs(np.log(max(x1 - x0, 1) / max(y1 - y0, 1)))),
+        "neb": img["neb"], "valid_frac": img["valid_frac"], "log_area2": la * la,
+        "is_union": float(is_union), "sig_red": float(sname == "red"),
+        "sig_lum": float(sname == "lum")})
+
+
+def compact_candidates(x, y, peak, r50, r_foot, saturated, *, rms: float, r50_psf: float,
+                       work_scale: float, shape, img: dict, min_snr: float = 10.0,
+                       box_scales=(1.0, 2.0, 4.0), pad: float = 8.0,
+                       max_n: int = 3) -> list[Candidate]:
+    """Boxes around the strongest extended compact sources (catalogue at working resolution).
+
+    Sources are ranked by peak S/N times half-light radius (bright *and*
+    extended first); each of the best ``max_n`` gives one box per scale in
+    ``box_scales``, half-size ``scale * footprint radius + pad`` input pixels
+    (the annotated extent of a small galaxy ranges from its core to several
+    times its footprint; the scorer learns which size to trust).
+    """
+    H, W = shape
+    if len(x) == 0:
+        return []
+    snr = np.asarray(peak) / max(rms, 1e-9)
+    keep = np.flatnonzero(snr >= min_snr)
+    if keep.size == 0:
+        return []
+    order = keep[np.argsort(-(snr[keep] * np.asarray(r50)[keep]))][:max_n]
+    out = []
+    for rank, i in enumerate(order):
+        cx, cy = x[i] / work_scale, y[i] / work_scale
+        foot = r_foot[i] / work_scale
+        for scale in box_scales:
+            half = scale * foot + pad
+            box = _clip_box(cx - half, cy - half, cx + half, cy + half, W, H)
+            area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0) / (H * W)
+            out.append(Candidate(*box, "compact", {
+                "log_area": float(np.log10(area)), "log_peak_snr": float(np.log10(1 + snr[i])),
+                "log_size": float(np.log10(max(r50[i], 1e-3) / max(r50_psf, 1e-3))),
+                "saturated": float(saturated[i]), "is_top": float(rank == 0),
+                "log_scale": float(np.log2(scale)), "rank": float(rank),
+                "neb": img["neb"], "log_nstars": img["log_nstars"]}))
+    return out
+
+
+def frame_candidate(maps: DiffuseMaps, map_to_input: float, shape, img: dict) -> list[Candidate]:
+    """The bounding box of the valid data (the whole frame for most images)."""
+    H, W = shape
+    ys, xs = np.nonzero(maps.valid)
+    if xs.size == 0:
+        return []
+    box = _clip_box(xs.min() * map_to_input, ys.min() * map_to_input,
+                    (xs.max() + 1) * map_to_input, (ys.max() + 1) * map_to_input, W, H)
+    return [Candidate(*box, "frame", {k: img[k] for k in FEATURES["frame"]})]
+
+
+def feature_matrix(cands: list[Candidate], kind: str) -> np.ndarray:
+    names = FEATURES[kind]
+    return np.array([[c.feats[n] for n in names] for c in cands if c.kind == kind],
+                    dtype=np.float64).reshape(-1, len(names))
+
+
+def score_candidates(cands: list[Candidate], coef: dict) -> list[Candidate]:
+    """Set ``score`` of each candidate from the per-kind logistic coefficients.
+
+    ``coef[kind] = {"mean": [...], "scale": [...], "w": [...], "b": float}``;
+    features are standardised with ``mean``/``scale`` before the dot product.
+    Kinds missing from ``coef`` score 0.
+    """
+    for c in cands:
+        k = coef.get(c.kind)
+        if k is None:
+            c.score = 0.0
+            continue
+        names = k.get("features", FEATURES[c.kind])
+        if list(names) != FEATURES[c.kind]:
+            raise ValueError(f"scorer coefficients for {c.kind!r} were fitted on features {names}, "
+                             f"the code now makes {FEATURES[c.kind]}: refit with "
+                             "benchmarks/tune_classical.py fit --write")
+        x = np.array([c.feats[n] for n in names], dtype=np.float64)
+        z = (x - np.asarray(k["mean"])) / np.asarray(k["scale"])
+        c.score = float(1.0 / (1.0 + np.exp(-(k["b"] + float(np.dot(k["w"], z))))))
+    return cands
+
+
+def select(cands: list[Candidate], *, min_score: float = 0.0, max_boxes: int = 3,
+           overlap: float = 0.3) -> list[Candidate]:
+    """Greedy by score: keep a candidate unless it overlaps a kept one.
+
+    Overlap is intersection over the smaller box, so a nested box (the same
+    nebula at another threshold) is suppressed as well as a near-duplicate.
+    """
+    kept = []
+    for c in sorted(cands, key=lambda c: -c.score):
+        if c.score < min_score or len(kept) >= max_boxes:
+            break
+        ok = True
+        for k in kept:
+            ix = max(0.0, min(c.x1, k.x1) - max(c.x0, k.x0))
+            iy = max(0.0, min(c.y1, k.y1) - max(c.y0, k.y0))
+            small = min((c.x1 - c.x0) * (c.y1 - c.y0), (k.x1 - k.x0) * (k.y1 - k.y0))
+            if small > 0 and ix * iy / small > overlap:
+                ok = False
+                break
+        if ok:
+            kept.append(c)
+    return kept

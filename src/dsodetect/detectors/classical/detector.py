@@ -1,0 +1,257 @@
+"""The classical ("naive") detector: model-free star removal + diffuse-emission boxes.
+
+Pipeline (one image):
+
+1. **Working image.** Reduce to at most ``work_max`` px on the long side
+   (area averaging, on linear data before any stretch); linear data (FITS,
+   16-bit) get the PixInsight-style auto-stretch so that every input looks like
+   the app JPEGs the parameters were tuned on.
+2. **No data.** Black or flat-grey wedges and bands touching the border are
+   flagged (:func:`.background.nodata_mask`) and OR-ed with ``image.mask``.
+3. **Stars.** sep detection on luminance minus a small-mesh background,
+   stellarity against the frame's own PSF, flux-dependent disc masks, Telea
+   inpainting -> starless image (:mod:`.stars`).
+4. **Diffuse emission.** The starless image on a coarse map grid (one map
+   pixel = ``map_px`` input pixels), sky plane from the faint part of the
+   frame, luminance and red-excess significance at several smoothing scales
+   (:mod:`.diffuse`).
+5. **Regions -> boxes.** Hysteresis threshold, closing, connected components;
+   the box of each significant region, grown by a margin; overlapping or
+   nearby boxes merged (:func:`dsodetect.postprocess.merge_overlapping`);
+   the strongest few kept.
+
+Scores: ``score = 1 - exp(-snr / snr_scale)`` where ``snr`` is the region's
+integrated significance (see :func:`.diffuse.find_regions`); a region at the
+detection limit scores about 0.2-0.3, a bright nebula close to 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import cv2
+import numpy as np
+
+from ...detection import Detection
+from ...postprocess import merge_overlapping
+from .background import nodata_mask, small_scale_background
+from . import _coefficients
+from ._coefficients import COEFFICIENTS
+from .candidates import (Candidate, compact_candidates, diffuse_candidates, frame_candidate,
+                         image_features, score_candidates, select)
+from .diffuse import DiffuseMaps, find_regions, significance_maps
+from .stars import StarCatalog, detect_point_sources, inpaint, star_mask
+
+__all__ = ["ClassicalDetector", "ClassicalParams"]
+
+
+@dataclass
+class ClassicalParams:
+    """Tunable parameters (defaults tuned on real-train; see docs/classical.md)."""
+
+    work_max: int = 1600          # long side of the working image, px
+    star_bkg_box: int = 32        # sep mesh for star detection (input px)
+    star_thresh: float = 3.0      # star detection threshold, sigma
+    stellar_ratio: float = 1.6    # r50 / r50_psf above which a source is extended
+    map_px: float = 4.0           # input px per diffuse-map pixel
+    scales: tuple = (1.0, 2.0, 4.0, 8.0)   # smoothing sigmas, map px
+    signals: tuple = ("lum", "red")
+    noise_floor: float = 1.0 / 255  # display units
+    median_ksize: int = 5         # median filter on the starless image before the map grid
+    low: float = 2.5              # region threshold, sigma
+    high: float = 5.0             # a region must peak above this, sigma
+    rel: float = 0.0              # region threshold also >= rel * the map's 99.5th percentile
+    min_area: int = 12            # map px
+    close: int = 2                # closing radius, map px
+    margin: float = 0.0           # box growth, fraction of the box size each side
+    margin_px: float = 4.0        # plus this many map px each side
+    merge_gap: float = 0.08       # join boxes closer than this fraction of the frame
+    snr_scale: float = 30.0       # score = 1 - exp(-snr / snr_scale)
+    levels: tuple = (0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8)  # x the map's 99.5th pct
+    cand_signals: tuple = ("comb", "red", "lum")  # maps that give diffuse candidates ('comb', 'lum', 'red')
+    unions: bool = True           # also the box around all regions of a level
+    compact_min_snr: float = 10.0  # extended compact sources: peak S/N needed
+    compact_box_scales: tuple = (1.0, 2.0, 4.0)  # box half-size = scale * footprint radius + pad
+    compact_pad: float = 8.0      # input px
+    compact_max: int = 3
+    select_overlap: float = 0.3   # suppress a candidate covering > this of a better one
+    max_boxes: int = 3
+    min_score: float = getattr(_coefficients, "MIN_SCORE", 0.3)  # best F1, CV on real-train
+
+    def updated(self, **kw) -> "ClassicalParams":
+        return replace(self, **kw)
+
+
+class ClassicalDetector:
+    """Model-free detector: remove stars, find diffuse emission, box it.
+
+    Parameters
+    ----------
+    star_remover : {'builtin', 'starnet'}
+        ``builtin`` is the model-free remover of :mod:`.stars`; ``starnet``
+        runs a StarNet++ binary (see :mod:`.starnet`) and raises
+        ``FileNotFoundError`` when none is installed.
+    params : ClassicalParams, optional
+    **overrides
+        Any :class:`ClassicalParams` field, e.g. ``min_score=0.3``.
+    """
+
+    name = "classical"
+
+    def __init__(self, star_remover: str = "builtin", params: ClassicalParams | None = None,
+                 **overrides):
+        if star_remover not in ("builtin", "starnet"):
+            raise ValueError(f"unknown star remover {star_remover!r}; use 'builtin' or 'starnet'")
+        known = {f.name for f in fields(ClassicalParams)}
+        bad = set(overrides) - known
+        if bad:
+            raise ValueError(f"unknown classical parameter(s): {', '.join(sorted(bad))}")
+        self.params = (params or ClassicalParams()).updated(**overrides)
+        self.coefficients = COEFFICIENTS
+        self.star_remover = star_remover
+        self._starnet = None
+        if star_remover == "starnet":
+            from .starnet import StarNet
+            self._starnet = StarNet()  # raises FileNotFoundError with install hints
+        self.last_products: dict = {}
+
+    # ------------------------------------------------------------------ stages
+    def prepare(self, image):
+        """Working-resolution display image, no-data mask and scale factor."""
+        p = self.params
+        data = image.data
+        h, w = data.shape[:2]
+        f = min(1.0, p.work_max / max(h, w))
+        base = image.mask if image.mask is not None else np.zeros((h, w), bool)
+        if f < 1.0:
+            size = (max(8, int(round(w * f))), max(8, int(round(h * f))))
+            work = cv2.resize(data, size, interpolation=cv2.INTER_AREA)
+            base = cv2.resize(base.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+        else:
+            work = np.asarray(data, dtype=np.float32)
+        if not image.stretched:
+            from ...io.stretch import auto_stretch
+            work = auto_stretch(work, mask=base)
+        else:
+            work = np.clip(work, 0.0, 1.0).astype(np.float32)
+        nodata = nodata_mask(work, base)
+        return work, nodata, f
+
+    def remove_stars(self, work, nodata, f):
+        """Star catalog, star mask and starless image at working resolution."""
+        p = self.params
+        gray = work.mean(axis=2) if work.ndim == 3 else work
+        raw = work.max(axis=2) if work.ndim == 3 else work
+        box = max(12, int(round(p.star_bkg_box * f)))
+        bkg, rms = small_scale_background(gray, nodata, box)
+        cat = detect_point_sources(gray - bkg, rms, nodata, thresh=p.star_thresh, raw=raw,
+                                   stellar_ratio=p.stellar_ratio,
+                                   saturation=0.97 if work.max() > 0.5 else 2.0)
+        smask = star_mask(gray.shape, cat) & ~nodata
+        if self._starnet is not None:
+            starless = self._starnet.remove(work)
+        else:
+            starless = inpaint(work, smask)
+        return cat, smask, starless
+
+    def diffuse(self, starless, nodata, f) -> tuple[DiffuseMaps, float]:
+        """Significance maps on the map grid; returns the maps and map px per working px."""
+        p = self.params
+        g = 1.0 / (p.map_px * f) if f > 0 else 1.0 / p.map_px  # working -> map
+        g = min(g, 1.0)
+        h, w = starless.shape[:2]
+        size = (max(8, int(round(w * g))), max(8, int(round(h * g))))
+        valid_w = (~nodata).astype(np.float32)
+        if p.median_ksize > 1:
+            starless = cv2.medianBlur(np.ascontiguousarray(starless, dtype=np.float32), p.median_ksize)
+        sm = cv2.resize(starless * (valid_w[..., None] if starless.ndim == 3 else valid_w), size,
+                        interpolation=cv2.INTER_AREA)
+        vm = cv2.resize(valid_w, size, interpolation=cv2.INTER_AREA)
+        valid = vm > 0.5
+        norm = np.maximum(vm, 1e-6)
+        sm = sm / (norm[..., None] if sm.ndim == 3 else norm)
+        maps = significance_maps(sm, valid, p.scales, signals=p.signals, noise_floor=p.noise_floor)
+        return maps, size[0] / w
+
+    def regions_to_detections(self, maps: DiffuseMaps, map_to_input: float,
+                              shape) -> list[Detection]:
+        """Boxes (input px) from the significance maps."""
+        p = self.params
+        H, W = shape
+        sig = maps.combined
+        low = p.low
+        if p.rel > 0 and maps.valid.any():
+            low = max(low, p.rel * float(np.percentile(sig[maps.valid], 99.5)))
+        regions = find_regions(sig, maps.valid, low=low, high=max(p.high, low), min_area=p.min_area,
+                               close=p.close)
+        dets = []
+        for r in regions:
+            bw, bh = r.x1 - r.x0, r.y1 - r.y0
+            mx = p.margin * bw + p.margin_px
+            my = p.margin * bh + p.margin_px
+            x0, x1 = (r.x0 - mx) * map_to_input, (r.x1 + mx) * map_to_input
+            y0, y1 = (r.y0 - my) * map_to_input, (r.y1 + my) * map_to_input
+            score = float(1.0 - np.exp(-r.snr / p.snr_scale))
+            dets.append(Detection(max(0.0, x0), max(0.0, y0), min(W, x1), min(H, y1), score=score,
+                                  method=self.name,
+                                  extras={"snr": round(r.snr, 2), "peak_sigma": round(r.peak, 2),
+                                          "area_frac": round(r.area / maps.valid.size, 4)}))
+        if len(dets) > 1:
+            gap = p.merge_gap * max(H, W)
+            dets = merge_overlapping(dets, gap=gap, score="sum")
+        dets = [d for d in dets if d.score >= p.min_score]
+        return dets[: p.max_boxes]
+
+    def candidates(self, cat: StarCatalog, maps: DiffuseMaps, map_to_input: float, f: float,
+                   shape) -> list[Candidate]:
+        """All scored box candidates of one image (before selection)."""
+        p = self.params
+        n_stars = int(cat.is_star.sum()) if len(cat) else 0
+        img = image_features(maps, n_stars)
+        cands = diffuse_candidates(maps, map_to_input, shape, img, levels=p.levels, low=p.low,
+                                   high=p.high, min_area=p.min_area, close=p.close,
+                                   margin=p.margin, margin_px=p.margin_px, merge_gap=p.merge_gap,
+                                   signals=p.cand_signals, unions=p.unions)
+        if len(cat):
+            ext = cat.select(~cat.is_star)
+            cands += compact_candidates(ext.x, ext.y, ext.peak, ext.r50, ext.r_foot, ext.saturated,
+                                        rms=cat.rms, r50_psf=cat.r50_psf, work_scale=f, shape=shape,
+                                        img=img, min_snr=p.compact_min_snr,
+                                        box_scales=p.compact_box_scales, pad=p.compact_pad,
+                                        max_n=p.compact_max)
+        cands += frame_candidate(maps, map_to_input, shape, img)
+        return score_candidates(cands, self.coefficients)
+
+    # -------------------------------------------------------------------- API
+    def detect(self, image) -> list[Detection]:
+        """Detect deep-sky objects in a :class:`dsodetect.io.Image`."""
+        p = self.params
+        work, nodata, f = self.prepare(image)
+        cat, smask, starless = self.remove_stars(work, nodata, f)
+        maps, map_per_work = self.diffuse(starless, nodata, f)
+        map_to_input = 1.0 / (map_per_work * f)
+        cands = self.candidates(cat, maps, map_to_input, f, image.shape)
+        kept = select(cands, min_score=p.min_score, max_boxes=p.max_boxes, overlap=p.select_overlap)
+        dets = [Detection(c.x0, c.y0, c.x1, c.y1, score=c.score, method=self.name,
+                          extras={"kind": c.kind, **{k: round(v, 3) for k, v in c.feats.items()
+                                                     if k in ("log_snr", "log_peak", "log_peak_snr")}})
+                for c in kept]
+        self.last_products = self._products(image.shape, starless, smask, maps, dets, map_to_input)
+        self.last_stars = cat
+        self.last_candidates = cands
+        return dets
+
+    def _products(self, shape, starless, smask, maps, dets, map_to_input):
+        """Starless image and masks at the *working* resolution.
+
+        That is the image's own size for tiles (up to ``work_max`` px); full
+        frames give products ``work_max`` px on their long side, which keeps
+        a 3096x2080 frame within its time and memory budget.
+        """
+        h, w = smask.shape
+        dm = (maps.combined > self.params.low) & maps.valid
+        dm = cv2.resize(dm.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return {"starless": starless, "star_mask": smask, "diffuse_mask": dm}
+
+    def describe(self) -> dict:
+        return {"name": self.name, "star_remover": self.star_remover, **asdict(self.params)}

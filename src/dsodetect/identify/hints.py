@@ -1,0 +1,208 @@
+"""Pointing and pixel-scale hints for the plate solver, from FITS headers or a telescope preset.
+
+Smart telescopes write where they pointed and their optics into the FITS header
+without a full WCS: Seestar writes ``RA``/``DEC`` (degrees), ``FOCALLEN`` (mm)
+and ``XPIXSZ`` (µm); other capture software writes ``OBJCTRA``/``OBJCTDEC``
+(sexagesimal strings), ``PIXSIZE1``, ``XBINNING``, ``SCALE``/``PIXSCALE``
+(arcsec/px). A hint narrows astrometry.net's search to a position and a
+scale range, which turns a blind solve of tens of seconds into a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Hint", "Preset", "PRESETS", "hint_from_header", "hint_from_shape", "pixel_scale_arcsec",
+           "exposure_seconds"]
+
+_RAD_TO_ARCSEC = 206264.806
+
+
+def pixel_scale_arcsec(focal_mm: float, pixel_um: float, binning: int = 1) -> float:
+    """Pixel scale in arcsec/px: ``206.265 * pixel_um * binning / focal_mm``."""
+    return _RAD_TO_ARCSEC * pixel_um * 1e-3 * binning / focal_mm
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A smart telescope's optics and sensor (full frame, as delivered)."""
+
+    name: str
+    focal_mm: float
+    pixel_um: float
+    width: int
+    height: int
+
+    @property
+    def scale_arcsec(self) -> float:
+        return pixel_scale_arcsec(self.focal_mm, self.pixel_um)
+
+    @property
+    def field_arcmin(self) -> tuple[float, float]:
+        s = self.scale_arcsec / 60.0
+        return self.width * s, self.height * s
+
+
+#: The three smart telescopes of the paper (full frames).
+PRESETS = {
+    "stellina": Preset("stellina", 400.0, 2.4, 3096, 2080),  # 80 mm f/5, IMX178
+    "vespera": Preset("vespera", 200.0, 2.9, 1920, 1080),    # 50 mm f/4, IMX462
+    "seestar": Preset("seestar", 250.0, 2.9, 1080, 1920),    # S50, IMX462, portrait
+}
+
+
+@dataclass
+class Hint:
+    """What is known before solving. Any field may be None.
+
+    Attributes
+    ----------
+    ra, dec : float or None
+        Approximate field centre, degrees.
+    radius_deg : float
+        How far the true centre may be from ``ra, dec``.
+    scale_low, scale_high : float or None
+        Pixel-scale bounds, arcsec/px.
+    source : str
+        Where the hint came from (header keywords, preset name).
+    """
+
+    ra: float | None = None
+    dec: float | None = None
+    radius_deg: float = 2.0
+    scale_low: float | None = None
+    scale_high: float | None = None
+    source: str = ""
+
+    @property
+    def has_position(self) -> bool:
+        return self.ra is not None and self.dec is not None
+
+    @property
+    def has_scale(self) -> bool:
+        return self.scale_low is not None and self.scale_high is not None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.has_position or self.has_scale)
+
+    @classmethod
+    def from_scale(cls, scale_arcsec: float, tolerance: float = 0.1, **kw) -> "Hint":
+        """Scale bounds ``scale * (1 ± tolerance)``."""
+        return cls(scale_low=scale_arcsec * (1 - tolerance), scale_high=scale_arcsec * (1 + tolerance), **kw)
+
+    @classmethod
+    def from_preset(cls, name: str, **kw) -> "Hint":
+        """Scale bounds of a telescope preset (``stellina``, ``vespera``, ``seestar``)."""
+        return cls.from_scale(PRESETS[name.lower()].scale_arcsec, source=f"preset {name}", **kw)
+
+
+def _float(header, *keys):
+    for k in keys:
+        if k in header:
+            try:
+                v = float(header[k])
+            except (TypeError, ValueError):
+                continue
+            if v == v:  # not NaN
+                return v, k
+    return None, None
+
+
+def _angle(header, key, unit):
+    """A sexagesimal or decimal angle string ('11 20 15.0', '+13:35:22') in degrees."""
+    if key not in header:
+        return None
+    from astropy.coordinates import Angle
+
+    text = str(header[key]).strip()
+    try:
+        return float(Angle(text, unit=unit).degree)
+    except Exception:
+        parts = text.replace(":", " ").split()
+        try:
+            return float(Angle(tuple(float(p) for p in parts), unit=unit).degree) if parts else None
+        except Exception:
+            return None
+
+
+def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0.1) -> Hint:
+    """Pointing and scale hint from FITS keywords; an empty :class:`Hint` when there are none.
+
+    Position: ``RA``/``DEC`` (degrees), else ``OBJCTRA``/``OBJCTDEC``
+    (sexagesimal), else ``CRVAL1``/``CRVAL2`` of a partial WCS. Scale:
+    ``SCALE``/``PIXSCALE``/``SECPIX`` (arcsec/px), else ``FOCALLEN`` with
+    ``XPIXSZ``/``PIXSIZE1`` times ``XBINNING``. Nonsense values (a focal length
+    of 0, a declination beyond ±90°) are ignored.
+    """
+    if header is None:
+        return Hint()
+    used = []
+    ra, kra = _float(header, "RA", "RA_OBJ", "OBJRA")
+    dec, kdec = _float(header, "DEC", "DEC_OBJ", "OBJDEC")
+    if ra is not None and dec is not None:
+        used.append(f"{kra}/{kdec}")
+    else:
+        ra, dec = _angle(header, "OBJCTRA", "hourangle"), _angle(header, "OBJCTDEC", "deg")
+        if ra is not None and dec is not None:
+            used.append("OBJCTRA/OBJCTDEC")
+        else:
+            ra, _ = _float(header, "CRVAL1")
+            dec, _ = _float(header, "CRVAL2")
+            if ra is not None and dec is not None:
+                used.append("CRVAL1/CRVAL2")
+    if ra is None or dec is None or not (-90.0 <= dec <= 90.0):
+        ra = dec = None
+        used = []
+    else:
+        ra %= 360.0
+    scale, kscale = _float(header, "SCALE", "PIXSCALE", "SECPIX", "SECPIX1")
+    if scale is not None and 0.01 < scale < 3600:
+        used.append(kscale)
+    else:
+        scale = None
+        focal, _ = _float(header, "FOCALLEN", "FOCAL")
+        pixel, _ = _float(header, "XPIXSZ", "PIXSIZE1", "PIXSIZE")
+        binning, _ = _float(header, "XBINNING", "BINNING")
+        if focal and pixel and focal > 0 and pixel > 0:
+            # XPIXSZ is usually already binned (MaxIm DL); PIXSIZE1 is not.
+            b = 1 if "XPIXSZ" in header else int(binning or 1)
+            scale = pixel_scale_arcsec(focal, pixel, b)
+            used.append("FOCALLEN+pixel size")
+    hint = Hint(ra=ra, dec=dec, radius_deg=radius_deg, source=", ".join(used))
+    if scale is not None:
+        hint.scale_low = scale * (1 - scale_tolerance)
+        hint.scale_high = scale * (1 + scale_tolerance)
+    return hint
+
+
+def hint_from_shape(width: int, height: int, tolerance: float = 0.1) -> Hint:
+    """Scale hint when the frame size is a preset's full frame (either orientation), else empty.
+
+    App JPEGs carry no header, but a 3096x2080 frame is a Stellina's and a
+    1920x1080 one a Vespera's or a Seestar's: the scale range then spans the
+    presets of that size.
+    """
+    scales = [p.scale_arcsec for p in PRESETS.values() if {p.width, p.height} == {width, height}]
+    if not scales:
+        return Hint()
+    return Hint(scale_low=min(scales) * (1 - tolerance), scale_high=max(scales) * (1 + tolerance),
+                source="frame size of " + "/".join(n for n, p in PRESETS.items() if {p.width, p.height} == {width, height}))
+
+
+def exposure_seconds(header) -> float | None:
+    """Total integration time from the header, seconds, or None.
+
+    ``TOTALEXP``/``LIVETIME`` when present, else ``EXPTIME``/``EXPOSURE``
+    times ``STACKCNT``/``NCOMBINE`` (1 when absent).
+    """
+    if header is None:
+        return None
+    total, _ = _float(header, "TOTALEXP", "LIVETIME")
+    if total and total > 0:
+        return total
+    sub, _ = _float(header, "EXPTIME", "EXPOSURE")
+    if not sub or sub <= 0:
+        return None
+    n, _ = _float(header, "STACKCNT", "NCOMBINE", "NSTACK")
+    return sub * (n if n and n > 0 else 1)

@@ -1,0 +1,25 @@
+"""Live electronically-assisted-astronomy session: watch a folder, detect, track, notify.
+
+The pieces, each usable alone:
+
+- :mod:`.integration` -- integration time of a stack (FITS headers, file names, file times).
+- :mod:`.snr` -- aperture signal-to-noise and its ``sqrt(t)`` growth.
+- :mod:`.tracking` -- follow each object across successive stacks.
+- :mod:`.completion` -- decide when a file being written is complete.
+- :mod:`.store` -- the SQLite session store that makes a restart lose and repeat nothing.
+- :mod:`.notify` -- console, desktop and webhook notifications.
+- :mod:`.session` -- :class:`LiveSession`, which ties them together for one stack at a time.
+- :mod:`.watcher` -- watchdog / polling loop that feeds complete files to the session.
+- :mod:`.ftp` -- pull stacks from an FTP server (the Vespera exposes one).
+- :mod:`.compare` -- what did more integration (or merging sessions) add?
+"""
+
+from .compare import compare_stacks
+from .integration import integration_seconds
+from .session import LiveSession, SessionConfig
+from .snr import aperture_snr, fit_sqrt_growth, time_to_snr
+from .tracking import Track, match_boxes, update_tracks
+
+__all__ = ["LiveSession", "SessionConfig", "integration_seconds", "aperture_snr",
+           "fit_sqrt_growth", "time_to_snr", "Track", "update_tracks", "match_boxes",
+           "compare_stacks"]

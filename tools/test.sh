@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # System packages: astrometry.net + Tycho-2 indexes (offline plate solving),
 # Chromium (browser tests of the outreach page).
-APT_PACKAGES=(chromium __ASTROMETRY__)
+APT_PACKAGES=(chromium astrometry.net astrometry-data-tycho2-07 astrometry-data-tycho2-08
+              astrometry-data-tycho2-09 astrometry-data-tycho2-10-19)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

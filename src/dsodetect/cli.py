@@ -71,12 +71,16 @@ def detect(
     min_score: Annotated[float, typer.Option(help="Drop detections scoring below this.")] = 0.0,
     star_remover: Annotated[str, typer.Option(help="classical method: 'builtin' or 'starnet' (StarNet++ binary).")] = "builtin",
     save_extras: Annotated[bool, typer.Option("--save-extras", help="Also write starless image / masks where the method makes them.")] = False,
+    identify: Annotated[bool, typer.Option("--identify", help="Name objects from OpenNGC (header WCS, else offline astrometry.net plate solving).")] = False,
+    solve_timeout: Annotated[float, typer.Option(help="--identify: seconds allowed for one plate solve.")] = 60.0,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print errors.")] = False,
 ):
     """Detect deep-sky objects and write <out>/<stem>.txt, .json and .png per image.
 
     The .txt lines are '0 xc yc w h conf' (normalised YOLO with confidence).
+    With --identify, objects are named from the OpenNGC catalog and
+    <stem>.identify.json lists the expected objects that were not detected.
     Exit status is 0 when every file was processed, 1 when some failed,
     2 on usage errors.
     """
@@ -97,6 +101,11 @@ def detect(
         raise typer.Exit(2)
     if min_score > 0:
         detector = _ScoreFilter(detector, min_score)
+    if identify:
+        from .identify import IdentifyDetector
+
+        detector = IdentifyDetector(detector, out_dir=out, on_message=lambda m: _err(f"warning: {m}"),
+                                    timeout=solve_timeout)
     # A progress bar only for a person at a terminal; logs and pipes get clean lines.
     report = run_batch(paths, detector, out, formats, extras=save_extras,
                        on_error=lambda p, msg: _err(f"error: {msg}"),

@@ -78,8 +78,8 @@ def main(argv=None):
             t2 = time.perf_counter()
             read_t.append(t1 - t0)
             det_t.append(t2 - t1)
+            h, w = image.shape
             del image
-        h, w = det.last_products["star_mask"].shape
         print(f"{f.name}: {w}x{h}, read {np.median(read_t):.2f} s, detect {np.median(det_t):.2f} s "
               f"(min {min(det_t):.2f}, max {max(det_t):.2f}) over {a.repeat} runs; "
               f"{len(dets)} detection(s)")

@@ -27,7 +27,7 @@ import numpy as np
 
 def targets(max_frac: float = 0.7):
     from dsodetect.identify.catalog import load_catalog
-    from dsodetect.identify.hints import PRESETS
+    from dsodetect.telescopes import PRESETS
 
     smallest_h = min(min(p.field_arcmin) for p in PRESETS.values())
     out = []
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     from dsodetect.detection import Detection
     from dsodetect.identify import astrometry_status, identify
     from dsodetect.identify.geometry import object_box
-    from dsodetect.identify.hints import PRESETS
+    from dsodetect.telescopes import PRESETS
     from dsodetect.identify.testfield import render_field
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

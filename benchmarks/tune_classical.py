@@ -420,9 +420,11 @@ def write_coefficients(coef, path=ROOT / "src/dsodetect/detectors/classical/_coe
     body = {k: {"features": FEATURES[k], "mean": fmt(c["mean"]), "scale": fmt(c["scale"]), "w": fmt(c["w"]),
                 "b": round(float(c["b"]), 6), "n": c.get("n"), "pos": c.get("pos")}
             for k, c in coef.items()}
+    where = ("all 584 real-train images (``fit --final --write``)" if min_score is not None
+             else 'the real-train "fit" fold (``fit --write``)')
     text = ('"""Logistic scoring coefficients per candidate kind.\n\n'
-            'Written by ``benchmarks/tune_classical.py fit --write`` (fitted on the real-train\n'
-            '"fit" fold); feature order is ``candidates.FEATURES[kind]``. Do not edit by hand.\n"""\n\n'
+            f'Written by ``benchmarks/tune_classical.py``, fitted on {where};\n'
+            'feature order is ``candidates.FEATURES[kind]``. Do not edit by hand.\n"""\n\n'
             "COEFFICIENTS: dict = " + json.dumps(body, indent=4) + "\n"
             + (f"\n#: Best-F1 score threshold (5-fold CV by source id on real-train).\n"
                f"MIN_SCORE: float = {min_score}\n" if min_score is not None else ""))

@@ -7,7 +7,8 @@ from astropy.io import fits
 
 from dsodetect.identify import Hint, cone_search, describe, hint_from_header, lookup
 from dsodetect.identify.describe import describe_missing, format_radec
-from dsodetect.identify.hints import PRESETS, exposure_seconds
+from dsodetect.identify.hints import exposure_seconds
+from dsodetect.telescopes import PRESETS
 from dsodetect.identify.match import expected_rule, limits_for_exposure
 
 
@@ -71,7 +72,7 @@ def test_hint_from_seestar_like_header():
     hdr = fits.Header({"RA": 170.06, "DEC": 12.99, "FOCALLEN": 250.0, "XPIXSZ": 2.9})
     hint = hint_from_header(hdr)
     assert hint.has_position and hint.has_scale
-    scale = PRESETS["seestar"].scale_arcsec
+    scale = PRESETS["seestar"].scale
     assert hint.scale_low < scale < hint.scale_high
     assert hint.ra == pytest.approx(170.06)
 
@@ -89,9 +90,9 @@ def test_hint_from_frame_size():
     from dsodetect.identify.hints import hint_from_shape
 
     stellina = hint_from_shape(3096, 2080)
-    assert stellina.scale_low < PRESETS["stellina"].scale_arcsec < stellina.scale_high
+    assert stellina.scale_low < PRESETS["stellina"].scale < stellina.scale_high
     both = hint_from_shape(1080, 1920)  # Vespera and Seestar share the sensor size
-    assert both.scale_low < PRESETS["seestar"].scale_arcsec < PRESETS["vespera"].scale_arcsec < both.scale_high
+    assert both.scale_low < PRESETS["seestar"].scale < PRESETS["vespera"].scale < both.scale_high
     assert hint_from_shape(640, 640).empty
 
 

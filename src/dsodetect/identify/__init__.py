@@ -12,12 +12,12 @@ Main entry points:
 
 from .catalog import CatalogObject, cone_search, lookup
 from .describe import describe
-from .hints import PRESETS, Hint, hint_from_header
+from .hints import Hint, hint_from_header
 from .match import IdentifyReport, ObjectMatch, expected_rule, identify, match_score
 from .solver import INSTALL_HELP, Solution, astrometry_status, extract_stars, solve, solve_xy
 from .wrap import IdentifyDetector
 
-__all__ = ["CatalogObject", "cone_search", "lookup", "describe", "PRESETS", "Hint", "hint_from_header",
+__all__ = ["CatalogObject", "cone_search", "lookup", "describe", "Hint", "hint_from_header",
            "IdentifyReport", "ObjectMatch", "expected_rule", "identify", "match_score", "INSTALL_HELP",
            "Solution", "astrometry_status", "extract_stars", "solve", "solve_xy", "IdentifyDetector",
            "write_identify_json"]

@@ -12,43 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Hint", "Preset", "PRESETS", "hint_from_header", "hint_from_shape", "pixel_scale_arcsec",
-           "exposure_seconds"]
+from ..telescopes import PRESETS, pixel_scale
 
-_RAD_TO_ARCSEC = 206264.806
-
-
-def pixel_scale_arcsec(focal_mm: float, pixel_um: float, binning: int = 1) -> float:
-    """Pixel scale in arcsec/px: ``206.265 * pixel_um * binning / focal_mm``."""
-    return _RAD_TO_ARCSEC * pixel_um * 1e-3 * binning / focal_mm
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A smart telescope's optics and sensor (full frame, as delivered)."""
-
-    name: str
-    focal_mm: float
-    pixel_um: float
-    width: int
-    height: int
-
-    @property
-    def scale_arcsec(self) -> float:
-        return pixel_scale_arcsec(self.focal_mm, self.pixel_um)
-
-    @property
-    def field_arcmin(self) -> tuple[float, float]:
-        s = self.scale_arcsec / 60.0
-        return self.width * s, self.height * s
-
-
-#: The three smart telescopes of the paper (full frames).
-PRESETS = {
-    "stellina": Preset("stellina", 400.0, 2.4, 3096, 2080),  # 80 mm f/5, IMX178
-    "vespera": Preset("vespera", 200.0, 2.9, 1920, 1080),    # 50 mm f/4, IMX462
-    "seestar": Preset("seestar", 250.0, 2.9, 1080, 1920),    # S50, IMX462, portrait
-}
+__all__ = ["Hint", "hint_from_header", "hint_from_shape", "exposure_seconds"]
 
 
 @dataclass
@@ -94,7 +60,7 @@ class Hint:
     @classmethod
     def from_preset(cls, name: str, **kw) -> "Hint":
         """Scale bounds of a telescope preset (``stellina``, ``vespera``, ``seestar``)."""
-        return cls.from_scale(PRESETS[name.lower()].scale_arcsec, source=f"preset {name}", **kw)
+        return cls.from_scale(PRESETS[name.lower()].scale, source=f"preset {name}", **kw)
 
 
 def _float(header, *keys):
@@ -167,7 +133,7 @@ def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0
         if focal and pixel and focal > 0 and pixel > 0:
             # XPIXSZ is usually already binned (MaxIm DL); PIXSIZE1 is not.
             b = 1 if "XPIXSZ" in header else int(binning or 1)
-            scale = pixel_scale_arcsec(focal, pixel, b)
+            scale = pixel_scale(focal, pixel, b)
             used.append("FOCALLEN+pixel size")
     hint = Hint(ra=ra, dec=dec, radius_deg=radius_deg, source=", ".join(used))
     if scale is not None:
@@ -183,7 +149,7 @@ def hint_from_shape(width: int, height: int, tolerance: float = 0.1) -> Hint:
     1920x1080 one a Vespera's or a Seestar's: the scale range then spans the
     presets of that size.
     """
-    scales = [p.scale_arcsec for p in PRESETS.values() if {p.width, p.height} == {width, height}]
+    scales = [p.scale for p in PRESETS.values() if {p.width, p.height} == {width, height}]
     if not scales:
         return Hint()
     return Hint(scale_low=min(scales) * (1 - tolerance), scale_high=max(scales) * (1 + tolerance),

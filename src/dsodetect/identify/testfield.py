@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.wcs import tan_wcs
+from ..telescopes import PRESETS, pixel_scale
 from .catalog import cone_search
-from .hints import PRESETS, pixel_scale_arcsec
 from .geometry import object_box, object_ellipse
 from .solver import find_index_files
 
@@ -67,21 +68,8 @@ class RenderedField:
 
 def make_wcs(ra: float, dec: float, scale_arcsec: float, width: int, height: int,
              rotation_deg: float = 0.0, flip: bool = False):
-    """A TAN WCS centred on ``(ra, dec)``: north up, east left at rotation 0; ``flip`` mirrors it."""
-    from astropy.wcs import WCS
-
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [ra % 360.0, dec]
-    w.wcs.crpix = [(width + 1) / 2.0, (height + 1) / 2.0]
-    s = scale_arcsec / 3600.0
-    c, n = np.cos(np.radians(rotation_deg)), np.sin(np.radians(rotation_deg))
-    cd = s * np.array([[-c, n], [n, c]])
-    if flip:
-        cd[:, 0] *= -1
-    w.wcs.cd = cd
-    w.pixel_shape = (width, height)
-    return w
+    """TAN WCS centred on the frame (see :func:`dsodetect.io.wcs.tan_wcs`)."""
+    return tan_wcs(ra, dec, scale_arcsec, width, height, rotation_deg, flip)
 
 
 def wcs_header(wcs):
@@ -100,7 +88,7 @@ def hint_header(wcs, focal_mm: float = 250.0):
     hdr = fits.Header()
     hdr["RA"], hdr["DEC"] = float(ra), float(dec)
     hdr["FOCALLEN"] = focal_mm
-    hdr["XPIXSZ"] = scale * focal_mm / pixel_scale_arcsec(1.0, 1.0)
+    hdr["XPIXSZ"] = scale * focal_mm / pixel_scale(1.0, 1.0)
     return hdr
 
 
@@ -185,7 +173,7 @@ def render_field(ra: float, dec: float, *, preset: str | None = None, scale_arcs
     """
     if preset is not None:
         p = PRESETS[preset.lower()]
-        scale_arcsec = scale_arcsec or p.scale_arcsec
+        scale_arcsec = scale_arcsec or p.scale
         width, height = width or p.width, height or p.height
     if not (scale_arcsec and width and height):
         raise ValueError("give a preset or scale_arcsec, width and height")

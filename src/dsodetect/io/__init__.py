@@ -3,6 +3,7 @@
 from .image import (IMAGE_SUFFIXES, MAX_PIXELS, Image, ImageReadError, debayer,
                     from_array, iter_image_paths, read_image)
 from .stretch import asinh_stretch, auto_stretch, to_uint8
+from .wcs import tan_wcs
 
 __all__ = ["Image", "ImageReadError", "read_image", "iter_image_paths", "from_array",
-           "debayer", "auto_stretch", "asinh_stretch", "to_uint8", "IMAGE_SUFFIXES", "MAX_PIXELS"]
+           "debayer", "tan_wcs", "auto_stretch", "asinh_stretch", "to_uint8", "IMAGE_SUFFIXES", "MAX_PIXELS"]

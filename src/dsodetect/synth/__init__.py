@@ -36,7 +36,7 @@ Plain Python API
 * ``make_dataset(out, n, ...)`` writes a YOLO data set of random fields.
 """
 
-from .presets import PRESETS, Preset, get_preset, pixel_scale
+from ..telescopes import PRESETS, Preset, get_preset, pixel_scale
 from .dataset import make_dataset
 from .render import SCENE_WEIGHTS, Scene, SynthField, make_wcs, render_field, render_scene, write_sample
 

@@ -90,7 +90,7 @@ def dataset_cmd(
 @synth_app.command("presets")
 def presets_cmd():
     """List the telescope presets."""
-    from .presets import PRESETS
+    from ..telescopes import PRESETS
 
     for p in PRESETS.values():
         typer.echo(f"{p.name:9s} {p.aperture_mm:.0f} mm f/{p.f_ratio:.0f} {p.sensor} {p.pixel_um} um "

@@ -9,11 +9,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ..detection import Detection
+from ..io.wcs import tan_wcs
+from ..telescopes import Preset, get_preset
 from . import objects as O
 from .catalog import CatalogObject, field_objects, lookup_target
 from .look import AppLook, app_stretch, jpeg_roundtrip, random_look
 from .photometry import bv_to_temperature, flux_e_s, galactic_latitude, temperature_rgb
-from .presets import Preset, get_preset
 from .sky import (add_hot_pixels, add_satellite_trail, amp_glow, saturate_and_bleed, sky_background,
                   stack_noise, vignetting)
 from .stars import StarField, random_stars, render_stars, sample_bv
@@ -65,21 +66,10 @@ class Scene:
         return SynthField(self.linear, self.jpeg, self.labels, self.header)
 
 
-def make_wcs(ra: float, dec: float, scale_arcsec: float, width: int, height: int, rotation_deg: float = 0.0):
-    """Gnomonic (TAN) WCS centred on the frame, east left / north along +y at rotation 0."""
-    from astropy.wcs import WCS
-
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [float(ra) % 360.0, float(dec)]
-    w.wcs.crpix = [width / 2.0 + 0.5, height / 2.0 + 0.5]
-    s = scale_arcsec / 3600.0
-    w.wcs.cdelt = [-s, s]
-    r = np.radians(rotation_deg)
-    w.wcs.pc = [[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]]
-    w.wcs.radesys = "ICRS"
-    w.wcs.equinox = 2000.0
-    return w
+def make_wcs(ra: float, dec: float, scale_arcsec: float, width: int, height: int,
+             rotation_deg: float = 0.0, flip: bool = False):
+    """TAN WCS centred on the frame (see :func:`dsodetect.io.wcs.tan_wcs`)."""
+    return tan_wcs(ra, dec, scale_arcsec, width, height, rotation_deg, flip)
 
 
 def _random_pointing(rng, near_plane: bool):
@@ -464,7 +454,7 @@ def render_field(preset="vespera", seed: int = 0, integration_s: float = 600.0, 
     Parameters
     ----------
     preset : str or Preset
-        ``stellina``, ``vespera`` or ``seestar`` (:data:`~dsodetect.synth.presets.PRESETS`).
+        ``stellina``, ``vespera`` or ``seestar`` (:data:`~dsodetect.telescopes.PRESETS`).
     seed : int
         Everything in the scene follows from it (deterministic).
     integration_s : float

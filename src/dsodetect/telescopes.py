@@ -1,4 +1,8 @@
-"""Optics and sensor presets of the common smart telescopes."""
+"""Optics and sensor presets of the common smart telescopes.
+
+One definition serves the simulator (noise, PSF), plate solving (scale hints
+from the frame size) and anything else that needs a telescope's numbers.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ from dataclasses import dataclass, replace
 __all__ = ["Preset", "PRESETS", "get_preset", "pixel_scale"]
 
 
-def pixel_scale(focal_mm: float, pixel_um: float) -> float:
-    """Plate scale in arcsec per pixel: ``206.265 * pixel_um / focal_mm``."""
-    return 206.264806 * pixel_um / focal_mm
+def pixel_scale(focal_mm: float, pixel_um: float, binning: int = 1) -> float:
+    """Plate scale in arcsec per pixel: ``206.265 * pixel_um * binning / focal_mm``."""
+    return 206.264806 * pixel_um * binning / focal_mm
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,11 @@ class Preset:
     def scale(self) -> float:
         """Arcsec per pixel."""
         return pixel_scale(self.focal_mm, self.pixel_um)
+
+    @property
+    def field_arcmin(self) -> tuple[float, float]:
+        """Field of view (width, height) in arcmin."""
+        return self.width * self.scale / 60.0, self.height * self.scale / 60.0
 
     @property
     def area_m2(self) -> float:

@@ -1,22 +1,26 @@
 """Tune and score the classical detector on the real data sets.
 
 The detector runs in two stages: the expensive one (star removal and the
-diffuse significance maps) and the cheap one (regions -> boxes -> merge ->
-scores). ``cache`` runs the expensive stage once per image and stores the maps;
-``sweep`` then tries many box-stage parameter sets on the cached maps in
-seconds; ``eval`` runs the whole detector with its defaults (what the CLI does)
-and scores it with :mod:`dsodetect.evaluation` (greedy one-to-one matching by
-score at IoU >= 0.5, pooled P/R/F1).
+diffuse significance maps) and the cheap one (candidate boxes -> scores ->
+selection). ``cache`` runs the expensive stage once per image and stores the
+maps and the extended-source catalogue; ``sweep`` scores box-stage parameter
+sets on the cache (5-fold cross-validation by source id, the scorer refitted
+in each fold); ``fit`` fits the candidate scorer (``--final --write``: on all
+of real-train, ``min_score`` from the CV, written to ``_coefficients.py``);
+``eval`` runs the whole detector with its defaults (what the CLI does) and
+scores it: greedy one-to-one matching by score at IoU >= 0.5, pooled P/R/F1
+(:mod:`dsodetect.evaluation`).
 
-real-train is split by source id (the ``<id>`` before ``_``): ids whose
-``crc32 % 5 == 0`` form a held-out fold (``--fold val``), the rest the
-tuning fold (``--fold fit``). Tune on ``fit``, check on ``val``, and only
-look at real-dev once the parameters are fixed.
+Folds split real-train by source id (the ``<id>`` before ``_``), since both
+copies of a source show the same field: ``crc32(id) % 5``. ``--fold val`` is
+fold 0 and ``--fold fit`` the rest. Tune on real-train only, and look at
+real-dev once the parameters are fixed.
 
 Examples::
 
     python benchmarks/tune_classical.py cache --split real-train
-    python benchmarks/tune_classical.py sweep --split real-train --fold fit
+    python benchmarks/tune_classical.py sweep --split real-train
+    python benchmarks/tune_classical.py fit --split real-train --final --write
     python benchmarks/tune_classical.py eval --split real-train
     python benchmarks/tune_classical.py eval --split real-dev --sheet /tmp/classical_dev.png
 """
@@ -30,7 +34,6 @@ import os
 import sys
 import time
 import zlib
-from dataclasses import asdict
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -159,11 +162,6 @@ def load_cache(d: Path, items):
     return out
 
 
-def predict_from_cache(cached, params: ClassicalParams) -> dict:
-    det = ClassicalDetector(params=params)
-    return {stem: det.regions_to_detections(e["maps"], e["m2i"], e["shape"]) for stem, e in cached.items()}
-
-
 # ----------------------------------------------------------------- candidates
 from dsodetect.detectors.classical.candidates import (FEATURES, compact_candidates,  # noqa: E402
                                                       diffuse_candidates, feature_matrix,
@@ -217,7 +215,7 @@ def fit_logistic(X, y, l2=1.0, iters=50):
     return {"mean": mean.tolist(), "scale": scale.tolist(), "w": w[1:].tolist(), "b": float(w[0])}
 
 
-def fit_scorer(cached, items, p: ClassicalParams, l2=1.0):
+def fit_scorer(cached, items, p: ClassicalParams, l2=3.0):
     per_kind = {k: ([], []) for k in FEATURES}
     for stem, _, truth, _ in items:
         cands = candidates_for(cached[stem], p)
@@ -287,32 +285,25 @@ def run_fit(split, p: ClassicalParams, l2=3.0, final=False):
 
 # ---------------------------------------------------------------------- sweep
 GRID = {
-    "low": [2.0, 3.0, 4.0],
-    "high": [5.0, 8.0],
-    "margin": [0.0, 0.1],
-    "margin_px": [2.0, 6.0],
+    "levels": [[0.05, 0.1, 0.2, 0.35, 0.5, 0.7], [0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8]],
+    "margin": [0.0, 0.08],
     "merge_gap": [0.05, 0.15],
-    "max_boxes": [1, 2],
 }
 
 
-def sweep(split, fold, grid, base: ClassicalParams, top: int = 15):
-    items = load_split(split, fold)
-    d = cache_dir(split, {})
-    cached = load_cache(d, items)
+def sweep(split, grid, base: ClassicalParams, l2=3.0):
+    """5-fold CV (by source id) F1 of the box stage for every combination in ``grid``."""
+    items = load_split(split)
+    cached = load_cache(cache_dir(split, {}), items)
     keys = list(grid)
     results = []
-    t0 = time.time()
     for values in itertools.product(*(grid[k] for k in keys)):
-        params = base.updated(**dict(zip(keys, values)))
-        res = score(predict_from_cache(cached, params), items)
-        results.append((res["best_F1"], dict(zip(keys, values)), res))
-    results.sort(key=lambda r: -r[0])
-    print(f"{len(results)} settings in {time.time() - t0:.0f} s on {len(items)} images ({split}/{fold})")
-    for f1, kv, res in results[:top]:
-        print(f"best_F1 {f1:.3f} @thr {res['best_thr']:.3f} (P {res['best_P']:.3f} R {res['best_R']:.3f})"
-              f"  F1@0 {res['F1']:.3f}  {kv}")
-    return results
+        kv = {k: tuple(v) if isinstance(v, list) else v for k, v in zip(keys, values)}
+        res = score(cross_validate(cached, items, base.updated(**kv), l2), items)
+        results.append((res["best_F1"], kv, res))
+        print(f"CV F1 {res['best_F1']:.3f} @ {res['best_thr']:.2f} (P {res['best_P']:.3f} "
+              f"R {res['best_R']:.3f})  {kv}", flush=True)
+    return sorted(results, key=lambda r: -r[0])
 
 
 # ----------------------------------------------------------------------- eval
@@ -402,7 +393,7 @@ def main(argv=None):
         print(f"cache: {d}")
     elif a.command == "sweep":
         grid = json.loads(a.grid) if a.grid else GRID
-        sweep(a.split, a.fold, grid, ClassicalParams().updated(**overrides))
+        sweep(a.split, grid, ClassicalParams().updated(**overrides), a.l2)
     elif a.command == "fit":
         p = ClassicalParams().updated(**overrides)
         coef, thr = run_fit(a.split, p, a.l2, final=a.final)

@@ -7,7 +7,6 @@ Sersic-like galaxy, or a black rotation wedge.
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 import textwrap

@@ -1,7 +1,7 @@
 """Logistic scoring coefficients per candidate kind.
 
-Written by ``benchmarks/tune_classical.py fit --write`` (fitted on the real-train
-"fit" fold); feature order is ``candidates.FEATURES[kind]``. Do not edit by hand.
+Written by ``benchmarks/tune_classical.py``, fitted on all 584 real-train images (``fit --final --write``);
+feature order is ``candidates.FEATURES[kind]``. Do not edit by hand.
 """
 
 COEFFICIENTS: dict = {

@@ -15,14 +15,15 @@ Pipeline (one image):
    pixel = ``map_px`` input pixels), sky plane from the faint part of the
    frame, luminance and red-excess significance at several smoothing scales
    (:mod:`.diffuse`).
-5. **Regions -> boxes.** Hysteresis threshold, closing, connected components;
-   the box of each significant region, grown by a margin; overlapping or
-   nearby boxes merged (:func:`dsodetect.postprocess.merge_overlapping`);
-   the strongest few kept.
+5. **Candidates -> boxes.** Boxes of the significant regions at several
+   thresholds (merged with :func:`dsodetect.postprocess.merge_overlapping`),
+   of the extended compact sources, and of the whole frame
+   (:mod:`.candidates`); each scored by a logistic model fitted on
+   real-train, so that the score estimates the probability that the box
+   matches an annotated object (IoU >= 0.5); the best non-overlapping ones
+   above ``min_score`` are kept.
 
-Scores: ``score = 1 - exp(-snr / snr_scale)`` where ``snr`` is the region's
-integrated significance (see :func:`.diffuse.find_regions`); a region at the
-detection limit scores about 0.2-0.3, a bright nebula close to 1.
+See ``docs/classical.md``.
 """
 
 from __future__ import annotations
@@ -33,13 +34,12 @@ import cv2
 import numpy as np
 
 from ...detection import Detection
-from ...postprocess import merge_overlapping
-from .background import nodata_mask, small_scale_background
 from . import _coefficients
 from ._coefficients import COEFFICIENTS
+from .background import nodata_mask, small_scale_background
 from .candidates import (Candidate, compact_candidates, diffuse_candidates, frame_candidate,
                          image_features, score_candidates, select)
-from .diffuse import DiffuseMaps, find_regions, significance_maps
+from .diffuse import DiffuseMaps, significance_maps
 from .stars import StarCatalog, detect_point_sources, inpaint, star_mask
 
 __all__ = ["ClassicalDetector", "ClassicalParams"]
@@ -52,21 +52,19 @@ class ClassicalParams:
     work_max: int = 1600          # long side of the working image, px
     star_bkg_box: int = 32        # sep mesh for star detection (input px)
     star_thresh: float = 3.0      # star detection threshold, sigma
-    stellar_ratio: float = 1.6    # r50 / r50_psf above which a source is extended
+    stellar_ratio: float = 1.6    # r50 / stellar locus above which a source is extended
     map_px: float = 4.0           # input px per diffuse-map pixel
     scales: tuple = (1.0, 2.0, 4.0, 8.0)   # smoothing sigmas, map px
     signals: tuple = ("lum", "red")
     noise_floor: float = 1.0 / 255  # display units
     median_ksize: int = 5         # median filter on the starless image before the map grid
-    low: float = 2.5              # region threshold, sigma
+    low: float = 2.5              # lowest region threshold, sigma (also the diffuse_mask)
     high: float = 5.0             # a region must peak above this, sigma
-    rel: float = 0.0              # region threshold also >= rel * the map's 99.5th percentile
     min_area: int = 12            # map px
     close: int = 2                # closing radius, map px
     margin: float = 0.0           # box growth, fraction of the box size each side
     margin_px: float = 4.0        # plus this many map px each side
     merge_gap: float = 0.08       # join boxes closer than this fraction of the frame
-    snr_scale: float = 30.0       # score = 1 - exp(-snr / snr_scale)
     levels: tuple = (0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8)  # x the map's 99.5th pct
     cand_signals: tuple = ("comb", "red", "lum")  # maps that give diffuse candidates ('comb', 'lum', 'red')
     unions: bool = True           # also the box around all regions of a level
@@ -172,35 +170,6 @@ class ClassicalDetector:
         sm = sm / (norm[..., None] if sm.ndim == 3 else norm)
         maps = significance_maps(sm, valid, p.scales, signals=p.signals, noise_floor=p.noise_floor)
         return maps, size[0] / w
-
-    def regions_to_detections(self, maps: DiffuseMaps, map_to_input: float,
-                              shape) -> list[Detection]:
-        """Boxes (input px) from the significance maps."""
-        p = self.params
-        H, W = shape
-        sig = maps.combined
-        low = p.low
-        if p.rel > 0 and maps.valid.any():
-            low = max(low, p.rel * float(np.percentile(sig[maps.valid], 99.5)))
-        regions = find_regions(sig, maps.valid, low=low, high=max(p.high, low), min_area=p.min_area,
-                               close=p.close)
-        dets = []
-        for r in regions:
-            bw, bh = r.x1 - r.x0, r.y1 - r.y0
-            mx = p.margin * bw + p.margin_px
-            my = p.margin * bh + p.margin_px
-            x0, x1 = (r.x0 - mx) * map_to_input, (r.x1 + mx) * map_to_input
-            y0, y1 = (r.y0 - my) * map_to_input, (r.y1 + my) * map_to_input
-            score = float(1.0 - np.exp(-r.snr / p.snr_scale))
-            dets.append(Detection(max(0.0, x0), max(0.0, y0), min(W, x1), min(H, y1), score=score,
-                                  method=self.name,
-                                  extras={"snr": round(r.snr, 2), "peak_sigma": round(r.peak, 2),
-                                          "area_frac": round(r.area / maps.valid.size, 4)}))
-        if len(dets) > 1:
-            gap = p.merge_gap * max(H, W)
-            dets = merge_overlapping(dets, gap=gap, score="sum")
-        dets = [d for d in dets if d.score >= p.min_score]
-        return dets[: p.max_boxes]
 
     def candidates(self, cat: StarCatalog, maps: DiffuseMaps, map_to_input: float, f: float,
                    shape) -> list[Candidate]:

@@ -2,22 +2,24 @@
 
 Stars are found with SExtractor's algorithm (the ``sep`` package) on the
 luminance minus a *small*-mesh background, so that stars sitting on a nebula
-are found too. Each source is then judged by its size against the point-spread
-function (PSF) measured on the frame itself:
+are found too. Each source is then judged by its size against the stars of
+the same frame:
 
-* the PSF half-light radius ``r50_psf`` is the median ``flux_radius(0.5)`` of
-  unsaturated, isolated, moderately bright sources;
-* a source is a **star** when its half-light radius is at most
-  ``stellar_ratio * r50_psf`` (stars have the PSF's size whatever their flux),
-  or when its core is saturated but its profile falls off like a star
-  (saturated core radius close to the radius at the detection threshold);
+* in a display-stretched image a star's apparent half-light radius ``r50``
+  grows with its brightness, so the reference is the **stellar locus**: the
+  running 40th percentile of ``r50`` against log flux (isotonic), with its
+  robust spread; most sources are stars, so it follows them;
+* a source is a **star** when ``r50 <= max(stellar_ratio * locus, locus + 3
+  spread)``, or when its core is saturated over a small area compared with its
+  footprint (a star's profile is steep; a cluster or galaxy core saturates
+  over a plateau);
 * anything larger (compact galaxies, globular and open-cluster cores, knots of
   nebula) is **not** a star, is left in the image, and feeds the diffuse map.
 
-Star masks are discs whose radius grows with the star's footprint: the radius
-of the detection footprint (pixels above the threshold) times ``grow`` plus a
-margin, and more for bright/saturated stars, so halos and diffraction wings
-are covered. The masked pixels are filled by OpenCV's Telea inpainting.
+Star masks are discs whose radius grows with the star: the radius of its
+detection footprint (x1.5 when saturated) plus a margin that grows with the
+log of its peak, so halos are covered. The masked pixels are filled by
+OpenCV's Telea inpainting.
 """
 
 from __future__ import annotations

@@ -69,3 +69,20 @@ def test_detect_then_evaluate_round_trip(tmp_path, sky_fits):
 def test_help_lists_commands():
     r = CliRunner().invoke(app, ["--help"])
     assert r.exit_code == 0 and "detect" in r.output and "evaluate" in r.output
+
+
+def test_same_stem_inputs_do_not_overwrite_each_other(tmp_path, sky_fits):
+    import cv2
+
+    from dsodetect.io import read_image, to_uint8
+
+    path, _ = sky_fits
+    # The app's JPEG beside its FITS stack, as Seestar and Vespera save them.
+    cv2.imwrite(str(path.with_suffix(".jpg")), to_uint8(read_image(path).display())[:, :, ::-1])
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["detect", str(path.parent), "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "same name" in r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["field.json", "field.png", "field.txt", "field_jpg.json", "field_jpg.png", "field_jpg.txt"]
+    assert json.loads((out / "field_jpg.json").read_text())["file"].endswith("field.jpg")

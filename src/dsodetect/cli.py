@@ -99,6 +99,10 @@ def detect(
     if not paths:
         _err("error: no images found in " + ", ".join(map(str, inputs)))
         raise typer.Exit(2)
+    from .pipeline import _unique_stems
+
+    for path, stem in _unique_stems(paths).items():
+        _err(f"warning: {path}: another input has the same name; its outputs are {stem}.*")
     if min_score > 0:
         detector = _ScoreFilter(detector, min_score)
     if identify:

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .detection import Detector
 from .io import ImageReadError, read_image
 from .outputs import DetectionResult, write_outputs
@@ -45,10 +47,14 @@ def run_detector(detector: Detector, image) -> DetectionResult:
 
 
 def process_file(path, detector: Detector, out_dir=None, formats=("yolo", "json", "png"),
-                 extras: bool = False) -> DetectionResult:
-    """Read, detect and (if ``out_dir``) write one file. Raises ImageReadError."""
+                 extras: bool = False, stem: str | None = None) -> DetectionResult:
+    """Read, detect and (if ``out_dir``) write one file. Raises ImageReadError.
+
+    ``stem`` overrides the output file stem (default: the image's).
+    """
     image = read_image(path)
     result = run_detector(detector, image)
+    result.stem = stem
     if out_dir is not None:
         write_outputs(result, out_dir, formats, extras=extras)
     return result
@@ -62,13 +68,15 @@ def run_batch(paths, detector: Detector, out_dir=None, formats=("yolo", "json", 
     """
     report = BatchReport()
     paths = list(paths)
+    stems = _unique_stems(paths)
     iterator = paths
     if progress and len(paths) > 1:
         from tqdm import tqdm
         iterator = tqdm(paths, unit="img", desc=detector.name, leave=False)
     for path in iterator:
         try:
-            report.results.append(process_file(path, detector, out_dir, formats, extras))
+            report.results.append(process_file(path, detector, out_dir, formats, extras,
+                                               stem=stems.get(Path(path))))
         except ImageReadError as exc:
             report.failures.append((Path(path), exc.reason))
             if on_error:
@@ -81,4 +89,26 @@ def run_batch(paths, detector: Detector, out_dir=None, formats=("yolo", "json", 
     return report
 
 
-__all__.append("run_batch")
+def _unique_stems(paths) -> dict:
+    """Output stems for files whose stems collide (``M42.fits`` beside ``M42.jpg``).
+
+    The first keeps ``<stem>``; later ones get ``<stem>_<ext>`` so that no
+    output overwrites another. Returns only the renamed paths.
+    """
+    from .io import Image
+
+    seen, renamed = set(), {}
+    for p in map(Path, paths):
+        stem = Image(data=np.zeros((1, 1), np.float32), path=p).name
+        if stem in seen:
+            ext = p.name[len(stem):].lstrip(".").replace(".", "_").lower() or "dup"
+            new, i = f"{stem}_{ext}", 2
+            while new in seen:
+                new, i = f"{stem}_{ext}{i}", i + 1
+            renamed[p] = new
+            stem = new
+        seen.add(stem)
+    return renamed
+
+
+__all__ += ["run_batch"]

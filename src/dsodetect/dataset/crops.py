@@ -88,22 +88,13 @@ def make_crop_dataset(samples, dst, per_image: int = 8, size: int = 224, seed: i
     """
     import cv2
 
-    from ..io import ImageReadError, read_image, to_uint8
-    from .yolo import parse_labels
+    from .yolo import load_samples
 
     rng = np.random.default_rng(seed)
     dst = Path(dst)
     pending: dict[str, list] = {}
-    for s in samples:
-        try:
-            img = read_image(s.image)
-        except ImageReadError as exc:
-            if on_error:
-                on_error(s.image, str(exc))
-            continue
-        h, w = img.shape
-        dets = parse_labels(s.label).detections(w, h) if s.label else []
-        rgb = to_uint8(img.display())
+    for s, rgb, dets in load_samples(samples, on_error):
+        h, w = rgb.shape[:2]
         for k, (win, lab) in enumerate(random_crops(rng, h, w, dets, per_image, size, **rules)):
             x0, y0, x1, y1 = win
             pending.setdefault(s.split or "train", []).append((rgb[y0:y1, x0:x1], lab, f"{s.stem}_{k}"))

@@ -89,24 +89,18 @@ def tile_dataset(src, dst, size: int = 608, overlap: int = 64, *, quality: int =
     """
     import cv2
 
-    from ..io import ImageReadError, read_image, to_uint8
-    from .yolo import find_samples, parse_labels, write_labels
+    from .yolo import find_samples, load_samples, write_labels
 
     dst = Path(dst)
     (dst / "images").mkdir(parents=True, exist_ok=True)
     (dst / "labels").mkdir(parents=True, exist_ok=True)
     counts = {"images": 0, "tiles": 0, "boxes": 0, "failed": 0}
-    for s in find_samples(src):
-        try:
-            img = read_image(s.image)
-        except ImageReadError as exc:
-            counts["failed"] += 1
-            if on_error:
-                on_error(s.image, str(exc))
-            continue
-        h, w = img.shape
-        dets = parse_labels(s.label).detections(w, h) if s.label else []
-        rgb = to_uint8(img.display())
+    def failed(path, message):
+        counts["failed"] += 1
+        if on_error:
+            on_error(path, message)
+
+    for s, rgb, dets in load_samples(find_samples(src), failed):
         counts["images"] += 1
         for t, arr, boxes in tile_frame(rgb, dets, size, overlap, **keep):
             name = f"{s.stem}_x{t.x0}_y{t.y0}"

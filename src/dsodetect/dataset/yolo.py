@@ -20,7 +20,7 @@ from pathlib import Path
 from ..detection import Detection
 from ..io import IMAGE_SUFFIXES
 
-__all__ = ["Sample", "LabelFile", "parse_labels", "read_labels", "write_labels", "label_path_for",
+__all__ = ["Sample", "LabelFile", "parse_labels", "read_labels", "write_labels", "label_path_for", "load_samples",
            "find_samples", "read_data_yaml", "write_data_yaml", "ValidationReport", "validate_dataset",
            "CLASS_NAMES", "SPLITS"]
 
@@ -288,3 +288,24 @@ def validate_dataset(root, check_images: bool = True, n_classes: int = 1) -> Val
             if lab.resolve() not in images and lab.name != "classes.txt":
                 rep.problems.append(f"{lab}: label file without an image")
     return rep
+
+
+def load_samples(samples, on_error=None):
+    """Yield ``(sample, rgb_uint8, detections)`` for each readable sample.
+
+    The image is display-stretched to 8 bits (what training crops and tiles
+    hold); labels are in pixels. An unreadable image is reported through
+    ``on_error(path, message)`` and skipped.
+    """
+    from ..io import ImageReadError, read_image, to_uint8
+
+    for s in samples:
+        try:
+            img = read_image(s.image)
+        except ImageReadError as exc:
+            if on_error:
+                on_error(s.image, str(exc))
+            continue
+        h, w = img.shape
+        dets = parse_labels(s.label).detections(w, h) if s.label else []
+        yield s, to_uint8(img.display()), dets

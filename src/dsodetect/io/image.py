@@ -103,7 +103,8 @@ class Image:
 
         if self.stretched:
             return np.clip(self.data, 0.0, 1.0)
-        return auto_stretch(self.data, mask=self.mask)
+        # Unlinked channels neutralise the sky's colour cast, as the apps do.
+        return auto_stretch(self.data, mask=self.mask, linked=False)
 
 
 def _finish(data, path, *, header=None, stretched=False, meta=None, min_valid=0.001):

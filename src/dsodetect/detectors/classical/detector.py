@@ -129,7 +129,9 @@ class ClassicalDetector:
             work = np.asarray(data, dtype=np.float32)
         if not image.stretched:
             from ...io.stretch import auto_stretch
-            work = auto_stretch(work, mask=base)
+            # Unlinked, like Image.display(): a light-pollution cast would
+            # otherwise read as red (H-alpha) excess everywhere.
+            work = auto_stretch(work, mask=base, linked=False)
         else:
             work = np.clip(work, 0.0, 1.0).astype(np.float32)
         nodata = nodata_mask(work, base)

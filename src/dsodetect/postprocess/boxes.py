@@ -11,8 +11,8 @@ from ..detection import Detection, boxes_array
 __all__ = ["box_iou", "nms", "merge_overlapping", "clip_detections", "filter_min_size"]
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of ``(N, 4)`` and ``(M, 4)`` boxes ``x0, y0, x1, y1`` -> ``(N, M)``."""
+def _overlap(a: np.ndarray, b: np.ndarray):
+    """Pairwise intersection areas ``(N, M)`` and the areas of ``a`` and ``b``."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
@@ -22,20 +22,22 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    return inter, area_a, area_b
+
+
+def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of ``(N, 4)`` and ``(M, 4)`` boxes ``x0, y0, x1, y1`` -> ``(N, M)``."""
+    inter, area_a, area_b = _overlap(a, b)
+    return _safe_ratio(inter, area_a[:, None] + area_b[None, :] - inter)
 
 
 def _intersection_over_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ix0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    smaller = np.minimum(area_a[:, None], area_b[None, :])
-    return np.where(smaller > 0, inter / np.where(smaller > 0, smaller, 1), 0.0)
+    inter, area_a, area_b = _overlap(a, b)
+    return _safe_ratio(inter, np.minimum(area_a[:, None], area_b[None, :]))
 
 
 def nms(detections: list[Detection], iou_threshold: float = 0.5) -> list[Detection]:

@@ -86,7 +86,7 @@ def detect(
     """
     from .detectors import MethodUnavailable, get_detector
     from .io import iter_image_paths
-    from .pipeline import run_batch
+    from .pipeline import output_stems, run_batch
 
     formats = _parse_formats(format)
     options = {"star_remover": star_remover} if method == "classical" else {}
@@ -99,9 +99,7 @@ def detect(
     if not paths:
         _err("error: no images found in " + ", ".join(map(str, inputs)))
         raise typer.Exit(2)
-    from .pipeline import _unique_stems
-
-    for path, stem in _unique_stems(paths).items():
+    for path, stem in output_stems(paths).items():
         _err(f"warning: {path}: another input has the same name; its outputs are {stem}.*")
     if min_score > 0:
         detector = _ScoreFilter(detector, min_score)

@@ -10,14 +10,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .detection import Detector
-from .io import ImageReadError, read_image
+from .io import ImageReadError, file_stem, read_image
 from .outputs import DetectionResult, write_outputs
 from .postprocess import clip_detections
 
-__all__ = ["run_detector", "process_file", "BatchReport"]
+__all__ = ["run_detector", "process_file", "run_batch", "output_stems", "BatchReport"]
 
 
 @dataclass
@@ -68,7 +66,7 @@ def run_batch(paths, detector: Detector, out_dir=None, formats=("yolo", "json", 
     """
     report = BatchReport()
     paths = list(paths)
-    stems = _unique_stems(paths)
+    stems = output_stems(paths)
     iterator = paths
     if progress and len(paths) > 1:
         from tqdm import tqdm
@@ -89,17 +87,15 @@ def run_batch(paths, detector: Detector, out_dir=None, formats=("yolo", "json", 
     return report
 
 
-def _unique_stems(paths) -> dict:
+def output_stems(paths) -> dict:
     """Output stems for files whose stems collide (``M42.fits`` beside ``M42.jpg``).
 
     The first keeps ``<stem>``; later ones get ``<stem>_<ext>`` so that no
     output overwrites another. Returns only the renamed paths.
     """
-    from .io import Image
-
     seen, renamed = set(), {}
     for p in map(Path, paths):
-        stem = Image(data=np.zeros((1, 1), np.float32), path=p).name
+        stem = file_stem(p)
         if stem in seen:
             ext = p.name[len(stem):].lstrip(".").replace(".", "_").lower() or "dup"
             new, i = f"{stem}_{ext}", 2
@@ -109,6 +105,3 @@ def _unique_stems(paths) -> dict:
             stem = new
         seen.add(stem)
     return renamed
-
-
-__all__ += ["run_batch"]

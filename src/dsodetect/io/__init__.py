@@ -1,9 +1,9 @@
 """Image input: FITS (mono, RGB cubes, Bayer mosaics), JPEG, PNG, TIFF -> :class:`Image`."""
 
-from .image import (IMAGE_SUFFIXES, MAX_PIXELS, Image, ImageReadError, debayer,
+from .image import (IMAGE_SUFFIXES, MAX_PIXELS, Image, ImageReadError, debayer, file_stem,
                     from_array, iter_image_paths, read_image)
 from .stretch import asinh_stretch, auto_stretch, to_uint8
 from .wcs import tan_wcs
 
-__all__ = ["Image", "ImageReadError", "read_image", "iter_image_paths", "from_array",
+__all__ = ["Image", "ImageReadError", "read_image", "iter_image_paths", "file_stem", "from_array",
            "debayer", "tan_wcs", "auto_stretch", "asinh_stretch", "to_uint8", "IMAGE_SUFFIXES", "MAX_PIXELS"]

@@ -19,6 +19,7 @@ __all__ = [
     "Image",
     "ImageReadError",
     "read_image",
+    "file_stem",
     "iter_image_paths",
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
@@ -83,13 +84,7 @@ class Image:
     @property
     def name(self) -> str:
         """File stem (``M42_stack`` for ``M42_stack.fits``) or ``"image"``."""
-        if self.path is None:
-            return "image"
-        name = self.path.name
-        for suffix in (".fits.gz", ".fit.gz"):
-            if name.lower().endswith(suffix):
-                return name[: -len(suffix)]
-        return self.path.stem
+        return "image" if self.path is None else file_stem(self.path)
 
     def gray(self) -> np.ndarray:
         """Luminance as a float32 ``(H, W)`` array (mean of R, G, B)."""
@@ -105,6 +100,15 @@ class Image:
             return np.clip(self.data, 0.0, 1.0)
         # Unlinked channels neutralise the sky's colour cast, as the apps do.
         return auto_stretch(self.data, mask=self.mask, linked=False)
+
+
+def file_stem(path) -> str:
+    """Output stem of an image file: ``M42`` for ``M42.fits``, ``M42.jpg`` and ``M42.fits.gz``."""
+    name = Path(path).name
+    for suffix in (".fits.gz", ".fit.gz"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
 
 
 def _finish(data, path, *, header=None, stretched=False, meta=None, min_valid=0.001):

@@ -7,7 +7,7 @@ from astropy.io import fits
 
 from dsodetect.identify import Hint, cone_search, describe, hint_from_header, lookup
 from dsodetect.identify.describe import describe_missing, format_radec
-from dsodetect.identify.hints import exposure_seconds
+from dsodetect.io.headers import integration_time as exposure_seconds
 from dsodetect.telescopes import PRESETS
 from dsodetect.identify.match import expected_rule, limits_for_exposure
 

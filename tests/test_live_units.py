@@ -14,7 +14,8 @@ from astropy.io import fits
 
 from dsodetect.detection import Detection
 from dsodetect.live.completion import Settler, is_candidate
-from dsodetect.live.integration import header_integration, integration_seconds, name_integration
+from dsodetect.io.headers import integration_time as header_integration
+from dsodetect.live.integration import integration_seconds, name_integration
 from dsodetect.live.notify import Notifier
 from dsodetect.live.snr import aperture_snr, fit_sqrt_growth, format_duration, time_to_snr
 from dsodetect.live.store import SessionStore, file_key

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..telescopes import PRESETS, pixel_scale
 
-__all__ = ["Hint", "hint_from_header", "hint_from_shape", "exposure_seconds"]
+__all__ = ["Hint", "hint_from_header", "hint_from_shape"]
 
 
 @dataclass
@@ -154,21 +154,3 @@ def hint_from_shape(width: int, height: int, tolerance: float = 0.1) -> Hint:
         return Hint()
     return Hint(scale_low=min(scales) * (1 - tolerance), scale_high=max(scales) * (1 + tolerance),
                 source="frame size of " + "/".join(n for n, p in PRESETS.items() if {p.width, p.height} == {width, height}))
-
-
-def exposure_seconds(header) -> float | None:
-    """Total integration time from the header, seconds, or None.
-
-    ``TOTALEXP``/``LIVETIME`` when present, else ``EXPTIME``/``EXPOSURE``
-    times ``STACKCNT``/``NCOMBINE`` (1 when absent).
-    """
-    if header is None:
-        return None
-    total, _ = _float(header, "TOTALEXP", "LIVETIME")
-    if total and total > 0:
-        return total
-    sub, _ = _float(header, "EXPTIME", "EXPOSURE")
-    if not sub or sub <= 0:
-        return None
-    n, _ = _float(header, "STACKCNT", "NCOMBINE", "NSTACK")
-    return sub * (n if n and n > 0 else 1)

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..detection import Detection
+from ..io.headers import integration_time
 from .catalog import CatalogObject, catalog_version, cone_search
 from .describe import describe, describe_missing, describe_uncatalogued
 from .geometry import field_center_radius, object_box, pixel_scale
-from .hints import exposure_seconds
 from .solver import Solution, solve
 
 __all__ = ["ObjectMatch", "IdentifyReport", "identify", "match_score", "expected_rule", "limits_for_exposure",
@@ -250,7 +250,7 @@ def identify(image, detections: list[Detection], wcs=None, *, solution: Solution
     elif solution is None:
         solution = solve(image, hint=hint, timeout=timeout, index_dir=index_dir)
     if exposure_s is None:
-        exposure_s = exposure_seconds(image.header) or DEFAULT_EXPOSURE_S
+        exposure_s = integration_time(image.header) or DEFAULT_EXPOSURE_S
     ml, sl = limits_for_exposure(exposure_s)
     report = IdentifyReport(solution, w, h, detections=list(detections), exposure_s=float(exposure_s),
                             mag_limit=ml if mag_limit is None else mag_limit,

@@ -5,45 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["integration_seconds", "header_integration", "name_integration"]
+from ..io.headers import integration_time
+
+__all__ = ["integration_seconds", "name_integration"]
 
 # Seestar names its stacks "Stacked_<n>_<target>_<exp>s_<filter>_<date>.fit".
 _SEESTAR = re.compile(r"Stacked_(\d+)_.*?_(\d+(?:\.\d+)?)s(?:_|$)", re.IGNORECASE)
-
-
-def _number(header, key):
-    try:
-        value = float(header[key])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return value if value > 0 else None
-
-
-def header_integration(header) -> float | None:
-    """Total integration time (s) written in a FITS header, or None.
-
-    Looks, in order, at ``TOTALEXP`` and ``LIVETIME`` (totals); ``SUBEXP``
-    (one sub-frame, so ``EXPTIME`` is already the total) times ``STACKCNT``
-    or ``NCOMBINE``; ``STACKCNT``/``NCOMBINE`` times ``EXPTIME``/``EXPOSURE``
-    (Seestar-style: ``EXPTIME`` is one sub-frame); then ``EXPTIME``/``EXPOSURE``
-    alone.
-    """
-    if header is None:
-        return None
-    for key in ("TOTALEXP", "LIVETIME"):
-        total = _number(header, key)
-        if total:
-            return total
-    exptime = _number(header, "EXPTIME") or _number(header, "EXPOSURE")
-    count = _number(header, "STACKCNT") or _number(header, "NCOMBINE")
-    sub = _number(header, "SUBEXP")
-    if sub and count:
-        return sub * count
-    if sub and exptime:
-        return exptime
-    if exptime and count:
-        return exptime * count
-    return exptime
 
 
 def name_integration(path) -> float | None:
@@ -76,7 +43,7 @@ def integration_seconds(header=None, path=None, *, session_start: float | None =
     source : str
         ``"header"``, ``"filename"``, ``"file-times"`` or ``"unknown"``.
     """
-    t = header_integration(header)
+    t = integration_time(header)
     if t:
         return t, "header"
     if path is not None:

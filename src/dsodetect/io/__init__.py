@@ -2,7 +2,7 @@
 
 from .image import (IMAGE_SUFFIXES, MAX_PIXELS, Image, ImageReadError, debayer, file_stem,
                     from_array, iter_image_paths, read_image)
-from .stretch import asinh_stretch, auto_stretch, to_uint8
+from .stretch import asinh_stretch, auto_stretch, mtf, to_uint8
 from .wcs import tan_wcs
 
 __all__ = ["Image", "ImageReadError", "read_image", "iter_image_paths", "file_stem", "from_array",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["auto_stretch", "asinh_stretch", "to_uint8"]
+__all__ = ["auto_stretch", "asinh_stretch", "to_uint8", "mtf"]
 
 
-def _mtf(m: float, x: np.ndarray) -> np.ndarray:
+def mtf(m: float, x: np.ndarray) -> np.ndarray:
     """PixInsight's midtones transfer function."""
     return ((m - 1.0) * x) / ((2.0 * m - 1.0) * x - m)
 
@@ -49,18 +49,18 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
         med = float(np.median(s))
         mad = float(np.median(np.abs(s - med))) * 1.4826
         c0 = min(max(med + shadows_clip * mad, 0.0), 1.0)
-        m = _mtf(target_bkg, np.asarray(med - c0, dtype=np.float64))
+        m = mtf(target_bkg, np.asarray(med - c0, dtype=np.float64))
         return c0, float(np.clip(m, 1e-4, 0.9999))
 
     if x.ndim == 2 or linked:
         c0, m = params(sample)
         y = np.clip((x - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
-        return np.clip(_mtf(m, y), 0.0, 1.0).astype(np.float32)
+        return np.clip(mtf(m, y), 0.0, 1.0).astype(np.float32)
     out = np.empty_like(x)
     for c in range(x.shape[2]):
         c0, m = params(sample[:, c])
         y = np.clip((x[:, :, c] - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
-        out[:, :, c] = _mtf(m, y)
+        out[:, :, c] = mtf(m, y)
     return np.clip(out, 0.0, 1.0)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["AppLook", "random_look", "app_stretch", "jpeg_roundtrip"]
+from ..io.stretch import mtf
 
-from dataclasses import dataclass
+__all__ = ["AppLook", "random_look", "app_stretch", "jpeg_roundtrip"]
 
 
 @dataclass
@@ -53,10 +55,6 @@ def random_look(rng) -> AppLook:
                    quality=int(rng.integers(80, 96)), saturation=float(rng.uniform(1.0, 1.7)))
 
 
-def _mtf(m, x):
-    return ((m - 1.0) * x) / ((2.0 * m - 1.0) * x - m)
-
-
 def app_stretch(linear, background, sigma, look: AppLook) -> np.ndarray:
     """Stretch an ``(H, W, 3)`` linear stack to [0, 1] like the apps do.
 
@@ -84,7 +82,7 @@ def app_stretch(linear, background, sigma, look: AppLook) -> np.ndarray:
         x0 = float(np.clip(y0[c], 1e-6, 0.999))
         # Solve MTF(m, x0) = target for m.
         m = x0 * (target - 1.0) / (2 * x0 * target - x0 - target)
-        out[:, :, c] = _mtf(float(np.clip(m, 1e-5, 0.99999)), y[:, :, c])
+        out[:, :, c] = mtf(float(np.clip(m, 1e-5, 0.99999)), y[:, :, c])
     if look.denoise > 0:
         import cv2
 

@@ -68,7 +68,7 @@ def main(argv=None):
     for d in dets:
         axs[4].add_patch(Rectangle((d.x0, d.y0), d.width, d.height, fill=False, ec="red", lw=2))
         axs[4].text(d.x0 + 4, d.y0 + 18, f"{d.score:.2f} {d.extras.get('kind', '')}", color="red")
-    axs[4].set_title(f"boxes (score >= {det.params.min_score})")
+    axs[4].set_title(f"boxes (score >= {det.min_score})")
     for ax in axs:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -6,7 +6,8 @@ selection). ``cache`` runs the expensive stage once per image and stores the
 maps and the extended-source catalogue; ``sweep`` scores box-stage parameter
 sets on the cache (5-fold cross-validation by source id, the scorer refitted
 in each fold); ``fit`` fits the candidate scorer (``--final --write``: on all
-of real-train, ``min_score`` from the CV, written to ``_coefficients.py``);
+of real-train, ``min_score`` from the CV, written to the package's
+``scorer_model.json.gz``);
 ``eval`` runs the whole detector with its defaults (what the CLI does) and
 scores it: greedy one-to-one matching by score at IoU >= 0.5, pooled P/R/F1
 (:mod:`dsodetect.evaluation`).
@@ -163,14 +164,16 @@ def load_cache(d: Path, items):
 
 
 # ----------------------------------------------------------------- candidates
-from dsodetect.detectors.classical.candidates import (FEATURES, compact_candidates,  # noqa: E402
-                                                      diffuse_candidates, feature_matrix,
-                                                      frame_candidate, image_features,
-                                                      score_candidates, select)
+from dsodetect.detectors.classical.candidates import (compact_candidates,  # noqa: E402
+                                                      context_features, diffuse_candidates,
+                                                      frame_candidate, image_features, select)
+from dsodetect.detectors.classical.scorer import (MODEL_PATH, CandidateScorer,  # noqa: E402
+                                                  feature_matrix, fit_scorer)
 from dsodetect.postprocess import box_iou  # noqa: E402
 
 
 def candidates_for(e, p: ClassicalParams):
+    """The detector's candidates of one cached image, with context features (unscored)."""
     img = image_features(e["maps"], int(e.get("n_stars", 0)))
     c = diffuse_candidates(e["maps"], e["m2i"], e["shape"], img, levels=p.levels, low=p.low,
                            high=p.high, min_area=p.min_area, close=p.close, margin=p.margin,
@@ -184,103 +187,82 @@ def candidates_for(e, p: ClassicalParams):
                                 min_snr=p.compact_min_snr, box_scales=p.compact_box_scales,
                                 pad=p.compact_pad, max_n=p.compact_max)
     c += frame_candidate(e["maps"], e["m2i"], e["shape"], img)
-    return c
+    return context_features(c, e["maps"], e["m2i"], e["shape"], img)
 
 
-def label(cands, truth):
+SEEDS = (0, 1, 2, 3, 4)  # one ranker and one classifier per seed, averaged
+
+
+def best_iou(cands, truth):
+    """Each candidate's highest IoU with a true box (0 without truth)."""
     if not cands or len(truth) == 0:
-        return np.zeros(len(cands), bool)
-    b = np.array([c.box for c in cands])
-    return box_iou(b, truth).max(axis=1) >= 0.5
+        return np.zeros(len(cands))
+    return box_iou(np.array([c.box for c in cands]), truth).max(axis=1)
 
 
-def fit_logistic(X, y, l2=1.0, iters=50):
-    """L2-regularised logistic regression by Newton's method on standardised features."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    Z = np.column_stack([np.ones(len(X)), (X - mean) / scale])
-    w = np.zeros(Z.shape[1])
-    w[0] = np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3))
-    reg = l2 * np.eye(Z.shape[1])
-    reg[0, 0] = 0.0
-    for _ in range(iters):
-        pr = 1 / (1 + np.exp(-Z @ w))
-        g = Z.T @ (pr - y) + reg @ w
-        Hs = (Z * (pr * (1 - pr))[:, None]).T @ Z + reg
-        step = np.linalg.solve(Hs, g)
-        w -= step
-        if np.abs(step).max() < 1e-6:
-            break
-    return {"mean": mean.tolist(), "scale": scale.tolist(), "w": w[1:].tolist(), "b": float(w[0])}
-
-
-def fit_scorer(cached, items, p: ClassicalParams, l2=3.0):
-    per_kind = {k: ([], []) for k in FEATURES}
+def image_rows(cached, items, p: ClassicalParams):
+    """``{stem: (candidates, feature matrix, best IoU)}`` for every image."""
+    rows = {}
     for stem, _, truth, _ in items:
         cands = candidates_for(cached[stem], p)
-        y = label(cands, truth)
-        for kind in FEATURES:
-            idx = [i for i, c in enumerate(cands) if c.kind == kind]
-            if idx:
-                per_kind[kind][0].append(feature_matrix([cands[i] for i in idx], kind))
-                per_kind[kind][1].append(y[idx])
-    coef = {}
-    for kind, (Xs, ys) in per_kind.items():
-        if not Xs:
-            continue
-        X, y = np.vstack(Xs), np.concatenate(ys).astype(float)
-        if y.sum() < 3:
-            continue
-        coef[kind] = fit_logistic(X, y, l2)
-        coef[kind]["n"] = int(len(y))
-        coef[kind]["pos"] = int(y.sum())
-    return coef
+        rows[stem] = (cands, feature_matrix(cands), best_iou(cands, truth))
+    return rows
 
 
-def predict_candidates(cached, items, p: ClassicalParams, coef):
+def predict(rows, items, p: ClassicalParams, scorer: CandidateScorer):
     preds = {}
     for stem, *_ in items:
-        cands = score_candidates(candidates_for(cached[stem], p), coef)
+        cands = scorer(rows[stem][0])
         kept = select(cands, min_score=0.0, max_boxes=p.max_boxes, overlap=p.select_overlap)
         preds[stem] = [Detection(*c.box, score=c.score, extras={"kind": c.kind}) for c in kept]
     return preds
 
 
-def cross_validate(cached, items, p: ClassicalParams, l2=3.0, folds=5):
+def fit_on(rows, items, seeds=SEEDS):
+    return fit_scorer([rows[s][1] for s, *_ in items], [rows[s][2] for s, *_ in items], seeds=seeds)
+
+
+def cross_validate(rows, items, p: ClassicalParams, folds=5, seeds=SEEDS):
     """Out-of-fold predictions: fit on 4/5 of the source ids, predict the rest."""
     oof = {}
     for k in range(folds):
         tr = [it for it in items if zlib.crc32(source_id(it[0]).encode()) % folds != k]
         te = [it for it in items if zlib.crc32(source_id(it[0]).encode()) % folds == k]
-        oof.update(predict_candidates(cached, te, p, fit_scorer(cached, tr, p, l2)))
+        oof.update(predict(rows, te, p, CandidateScorer(fit_on(rows, tr, seeds))))
     return oof
 
 
-def run_fit(split, p: ClassicalParams, l2=3.0, final=False):
+def run_fit(split, p: ClassicalParams, final=False, seeds=SEEDS):
     """Fit the scorer. ``final``: on all of ``split`` (5-fold CV by id picks min_score)."""
     items_fit = load_split(split, "fit")
     items_val = load_split(split, "val")
     items_all = items_fit + items_val
     cached = load_cache(cache_dir(split, {}), items_all)
+    rows = image_rows(cached, items_all, p)
     if not final:
-        coef = fit_scorer(cached, items_fit, p, l2)
+        model = fit_on(rows, items_fit, seeds)
+        scorer = CandidateScorer(model)
         for name, items in (("fit", items_fit), ("val", items_val)):
-            res = score(predict_candidates(cached, items, p, coef), items)
+            res = score(predict(rows, items, p, scorer), items)
             print(f"{name}: best F1 {res['best_F1']:.3f} @ {res['best_thr']:.3f} "
                   f"(P {res['best_P']:.3f} R {res['best_R']:.3f}); F1@0 {res['F1']:.3f}")
-        return coef, None
-    cv = score(cross_validate(cached, items_all, p, l2), items_all)
+        return model
+    oof = cross_validate(rows, items_all, p, seeds=seeds)
+    cv = score(oof, items_all)
     thr = round(cv["best_thr"], 2)
+    cvt = score(oof, items_all, min_score=thr)
     print(f"5-fold CV by id ({len(items_all)} images): best F1 {cv['best_F1']:.3f} @ {cv['best_thr']:.3f} "
-          f"(P {cv['best_P']:.3f} R {cv['best_R']:.3f}) -> min_score {thr}")
-    cvt = score(cross_validate(cached, items_all, p, l2), items_all, min_score=thr)
-    print(f"  CV at min_score {thr}: P {cvt['P']:.3f} R {cvt['R']:.3f} F1 {cvt['F1']:.3f}")
-    coef = fit_scorer(cached, items_all, p, l2)
-    res = score(predict_candidates(cached, items_all, p, coef), items_all, min_score=thr)
+          f"-> min_score {thr}: P {cvt['P']:.3f} R {cvt['R']:.3f} F1 {cvt['F1']:.3f} "
+          f"(TP {cvt['tp']} FP {cvt['fp']} FN {cvt['fn']})")
+    model = fit_on(rows, items_all, seeds)
+    res = score(predict(rows, items_all, p, CandidateScorer(model)), items_all, min_score=thr)
     print(f"  fitted on all, in-sample at min_score {thr}: P {res['P']:.3f} R {res['R']:.3f} "
           f"F1 {res['F1']:.3f}")
-    return coef, thr
+    model.update(min_score=thr, trained_on=f"{split} ({len(items_all)} images, "
+                 f"{sum(len(r[0]) for r in rows.values())} candidates)",
+                 cv={k: round(float(cvt[k]), 4) for k in ("P", "R", "F1")}, seeds=list(seeds),
+                 fitted=time.strftime("%Y-%m-%d"))
+    return model
 
 
 # ---------------------------------------------------------------------- sweep
@@ -291,7 +273,7 @@ GRID = {
 }
 
 
-def sweep(split, grid, base: ClassicalParams, l2=3.0):
+def sweep(split, grid, base: ClassicalParams):
     """5-fold CV (by source id) F1 of the box stage for every combination in ``grid``."""
     items = load_split(split)
     cached = load_cache(cache_dir(split, {}), items)
@@ -299,7 +281,8 @@ def sweep(split, grid, base: ClassicalParams, l2=3.0):
     results = []
     for values in itertools.product(*(grid[k] for k in keys)):
         kv = {k: tuple(v) if isinstance(v, list) else v for k, v in zip(keys, values)}
-        res = score(cross_validate(cached, items, base.updated(**kv), l2), items)
+        p = base.updated(**kv)
+        res = score(cross_validate(image_rows(cached, items, p), items, p, seeds=(0,)), items)
         results.append((res["best_F1"], kv, res))
         print(f"CV F1 {res['best_F1']:.3f} @ {res['best_thr']:.2f} (P {res['best_P']:.3f} "
               f"R {res['best_R']:.3f})  {kv}", flush=True)
@@ -324,7 +307,7 @@ def run_eval(split, fold="all", overrides=None, jobs=2, sheet=None, pred_dir=Non
         for stem, boxes, dt in pool.imap_unordered(_detect_one, tasks, chunksize=4):
             preds[stem] = [Detection(*b[:4], score=b[4]) for b in boxes]
             times.append(dt)
-    res = score(preds, items, min_score=ClassicalDetector(**overrides).params.min_score)
+    res = score(preds, items, min_score=ClassicalDetector(**overrides).min_score)
     print(f"{split}/{fold}: {len(items)} images, {sum(len(t) for _, _, t, _ in items)} truth boxes, "
           f"{sum(len(v) for v in preds.values())} predictions, median {np.median(times):.2f} s/image")
     print(f"  at the default min_score: P {res['P']:.3f} R {res['R']:.3f} F1 {res['F1']:.3f} "
@@ -378,11 +361,10 @@ def main(argv=None):
     ap.add_argument("--grid", help="JSON dict of field -> list of values (sweep)")
     ap.add_argument("--sheet", help="write a contact sheet PNG here (eval)")
     ap.add_argument("--pred-dir", help="write x0 y0 x1 y1 score per image here (eval)")
-    ap.add_argument("--l2", type=float, default=3.0, help="ridge penalty of the scorer (fit)")
     ap.add_argument("--final", action="store_true",
                     help="fit: on all of the split, min_score from 5-fold CV by source id")
     ap.add_argument("--write", action="store_true",
-                    help="fit: store the coefficients in the package (_coefficients.py)")
+                    help="fit: store the model in the package (scorer_model.json.gz)")
     a = ap.parse_args(argv)
     overrides = {}
     for s in a.set:
@@ -393,34 +375,15 @@ def main(argv=None):
         print(f"cache: {d}")
     elif a.command == "sweep":
         grid = json.loads(a.grid) if a.grid else GRID
-        sweep(a.split, grid, ClassicalParams().updated(**overrides), a.l2)
+        sweep(a.split, grid, ClassicalParams().updated(**overrides))
     elif a.command == "fit":
         p = ClassicalParams().updated(**overrides)
-        coef, thr = run_fit(a.split, p, a.l2, final=a.final)
+        model = run_fit(a.split, p, final=a.final)
         if a.write:
-            write_coefficients(coef, min_score=thr)
+            CandidateScorer.save(model, MODEL_PATH)
+            print(f"model written to {MODEL_PATH} ({MODEL_PATH.stat().st_size / 1e3:.0f} kB)")
     else:
         run_eval(a.split, a.fold, overrides, a.jobs, a.sheet, a.pred_dir)
-
-
-def write_coefficients(coef, path=ROOT / "src/dsodetect/detectors/classical/_coefficients.py",
-                       min_score=None):
-    """Store fitted scorer coefficients as a Python module of the package."""
-    def fmt(v):
-        return [round(float(x), 6) for x in v]
-    body = {k: {"features": FEATURES[k], "mean": fmt(c["mean"]), "scale": fmt(c["scale"]), "w": fmt(c["w"]),
-                "b": round(float(c["b"]), 6), "n": c.get("n"), "pos": c.get("pos")}
-            for k, c in coef.items()}
-    where = ("all 584 real-train images (``fit --final --write``)" if min_score is not None
-             else 'the real-train "fit" fold (``fit --write``)')
-    text = ('"""Logistic scoring coefficients per candidate kind.\n\n'
-            f'Written by ``benchmarks/tune_classical.py``, fitted on {where};\n'
-            'feature order is ``candidates.FEATURES[kind]``. Do not edit by hand.\n"""\n\n'
-            "COEFFICIENTS: dict = " + json.dumps(body, indent=4) + "\n"
-            + (f"\n#: Best-F1 score threshold (5-fold CV by source id on real-train).\n"
-               f"MIN_SCORE: float = {min_score}\n" if min_score is not None else ""))
-    Path(path).write_text(text.replace("null", "None"))
-    print(f"coefficients written to {path}")
 
 
 if __name__ == "__main__":

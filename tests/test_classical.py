@@ -131,7 +131,7 @@ def test_stars_are_removed_and_not_detected(detector):
     assert np.median(resid) < 3 * NOISE
     assert np.mean(resid < 0.05) > 0.9
     # A star field holds no object.
-    assert all(d.score < detector.params.min_score + 0.15 for d in dets), \
+    assert all(d.score < detector.min_score + 0.15 for d in dets), \
         [(d.score, d.extras) for d in dets]
 
 
@@ -165,7 +165,7 @@ def test_extended_nebula_is_detected(detector, seed, cx, cy, sx, sy):
     best = max(dets, key=lambda d: d.score)
     iou = box_iou(boxes_array([best]), true_box(cx, cy, sx, sy))[0, 0]
     assert iou >= 0.5, (best, true_box(cx, cy, sx, sy))
-    assert best.score >= detector.params.min_score
+    assert best.score >= detector.min_score
     assert detector.last_products["diffuse_mask"][int(cy), int(cx)]
 
 

@@ -16,26 +16,27 @@ Three kinds of candidate boxes come out of one image:
 ``frame``
     the whole valid frame, for nebulae that fill the field.
 
-Each candidate gets a few measurements (size, S/N, peak, rank, type) and a
-score from a logistic model per kind, ``score = 1 / (1 + exp(-(b + w . x)))``,
-whose coefficients were fitted on real-train (``benchmarks/tune_classical.py
-fit``). The score is therefore an estimate of the probability that the box
-matches an annotated object at IoU >= 0.5 — a calibrated confidence.
+Each candidate gets measurements of its own (size, S/N, peak, rank, type:
+:data:`FEATURES`) and of its context in the image (:func:`context_features`);
+:mod:`.scorer` turns them into a score, the estimated probability that the
+box matches an annotated object at IoU >= 0.5, and :func:`select` keeps the
+best non-overlapping boxes.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from ...detection import Detection
-from ...postprocess import merge_overlapping
+from ...postprocess import box_iou, merge_overlapping
 from .diffuse import DiffuseMaps, find_regions
 
 __all__ = ["Candidate", "diffuse_candidates", "compact_candidates", "frame_candidate",
-           "image_features", "FEATURES", "feature_matrix", "score_candidates", "select"]
+           "image_features", "context_features", "FEATURES", "CONTEXT", "select"]
 
 #: Feature names per candidate kind (order of the coefficient vectors).
 FEATURES = {
@@ -238,32 +239,139 @@ def frame_candidate(maps: DiffuseMaps, map_to_input: float, shape, img: dict) ->
     return [Candidate(*box, "frame", {k: img[k] for k in FEATURES["frame"]})]
 
 
-def feature_matrix(cands: list[Candidate], kind: str) -> np.ndarray:
-    names = FEATURES[kind]
-    return np.array([[c.feats[n] for n in names] for c in cands if c.kind == kind],
-                    dtype=np.float64).reshape(-1, len(names))
+#: Context features of a candidate: how it sits in the significance map and
+#: among the image's other candidates (:func:`context_features`).
+CONTEXT = ["bw", "bh", "cdist", "mass", "mass3", "ring_ratio", "mean_in", "n_same", "n_same6",
+           "rel_area", "area_rank", "edge_max", "edge_min", "edge_mean", "n_border", "in_strip",
+           "img_neb", "img_valid_frac", "img_log_nstars", "img_red_frac", "img_vis_frac"]
 
 
-def score_candidates(cands: list[Candidate], coef: dict) -> list[Candidate]:
-    """Set ``score`` of each candidate from the per-kind logistic coefficients.
+def context_features(cands: list[Candidate], maps: DiffuseMaps, map_to_input: float,
+                     shape, img: dict) -> list[Candidate]:
+    """Add :data:`CONTEXT` measurements to every candidate's ``feats``.
 
-    ``coef[kind] = {"mean": [...], "scale": [...], "w": [...], "b": float}``;
-    features are standardised with ``mean``/``scale`` before the dot product.
-    Kinds missing from ``coef`` score 0.
+    The per-kind features describe a region by itself; which of an image's
+    nested boxes the annotator drew is decided by comparison: the share of
+    the frame's significant light inside the box (``mass``, ``mass3`` for
+    the > 3 sigma part), the light in a ring 25 % around it against inside
+    (``ring_ratio``), the contrast across each side (``edge_*``: mean
+    significance in a strip 15 % of the box outside the side over the strip
+    inside; ``in_strip``: inside strips over the box mean), how many other
+    candidates are nearly the same box (``n_same``: IoU > 0.8, ``n_same6``:
+    > 0.6, a stable region), and its size against the image's largest
+    candidate.
     """
-    for c in cands:
-        k = coef.get(c.kind)
-        if k is None:
-            c.score = 0.0
-            continue
-        names = k.get("features", FEATURES[c.kind])
-        if list(names) != FEATURES[c.kind]:
-            raise ValueError(f"scorer coefficients for {c.kind!r} were fitted on features {names}, "
-                             f"the code now makes {FEATURES[c.kind]}: refit with "
-                             "benchmarks/tune_classical.py fit --write")
-        x = np.array([c.feats[n] for n in names], dtype=np.float64)
-        z = (x - np.asarray(k["mean"])) / np.asarray(k["scale"])
-        c.score = float(1.0 / (1.0 + np.exp(-(k["b"] + float(np.dot(k["w"], z))))))
+    if not cands:
+        return cands
+    H, W = shape
+    comb, valid = maps.combined, maps.valid
+    sig = np.where(valid, np.clip(comb, 0, None), 0).astype(np.float64)
+    sig3 = np.where(valid & (comb > 3), comb, 0).astype(np.float64)
+    ii = np.stack([cv2.integral(a) for a in (sig, sig3, valid.astype(np.float64))])
+    totals = ii[:, -1, -1]
+    mh, mw = comb.shape
+
+    def sums(b):
+        """Sums of (sig, sig3, valid) inside boxes ``b[..., 4]`` (input px): shape (3, ...)."""
+        g = np.round(b / map_to_input)
+        x0, x1 = (np.clip(g[..., k], 0, mw).astype(int) for k in (0, 2))
+        y0, y1 = (np.clip(g[..., k], 0, mh).astype(int) for k in (1, 3))
+        return ii[:, y1, x1] - ii[:, y0, x1] - ii[:, y1, x0] + ii[:, y0, x0]
+
+    def mean(b):
+        s = sums(b)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(s[2] > 0, s[0] / s[2], np.nan)
+
+    B = np.array([c.box for c in cands], dtype=np.float64)
+    x0, y0, x1, y1 = B.T
+    bw, bh = x1 - x0, y1 - y0
+    inner = sums(B)
+    grown = np.stack([x0 - 0.25 * bw, y0 - 0.25 * bh, x1 + 0.25 * bw, y1 + 0.25 * bh], axis=-1)
+    ring = sums(grown) - inner
+    mean_in = inner[0] / np.maximum(inner[2], 1)
+    mean_ring = ring[0] / np.maximum(ring[2], 1)
+    f = 0.15
+    # (outside, inside) strip pairs for the left, right, top and bottom sides
+    strips = mean(np.stack([
+        np.stack([x0 - f * bw, y0, x0, y1], -1), np.stack([x0, y0, x0 + f * bw, y1], -1),
+        np.stack([x1, y0, x1 + f * bw, y1], -1), np.stack([x1 - f * bw, y0, x1, y1], -1),
+        np.stack([x0, y0 - f * bh, x1, y0], -1), np.stack([x0, y0, x1, y0 + f * bh], -1),
+        np.stack([x0, y1, x1, y1 + f * bh], -1), np.stack([x0, y1 - f * bh, x1, y1], -1)], axis=1))
+    edges = strips[:, 0::2] / np.maximum(strips[:, 1::2], 1e-3)  # NaN where a strip is off the data
+    inside = strips[:, 1::2]
+    same = box_iou(B, B)
+    la = np.log10(np.maximum(bw * bh, 1) / (H * W))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, as wanted
+        edge_max, edge_min, edge_mean = np.nanmax(edges, 1), np.nanmin(edges, 1), np.nanmean(edges, 1)
+        in_strip = np.nanmean(inside, 1) / np.maximum(mean_in, 1e-6)
+    whole = {f"img_{k}": img[k] for k in ("neb", "valid_frac", "log_nstars", "red_frac", "vis_frac")}
+    cols = {
+        "bw": bw / W, "bh": bh / H, "cdist": np.hypot((x0 + x1) / 2 / W - 0.5, (y0 + y1) / 2 / H - 0.5),
+        "mass": inner[0] / max(totals[0], 1e-9), "mass3": inner[1] / max(totals[1], 1e-9),
+        "ring_ratio": mean_ring / np.maximum(mean_in, 1e-6), "mean_in": mean_in,
+        "n_same": (same > 0.8).sum(1) - 1.0, "n_same6": (same > 0.6).sum(1) - 1.0,
+        "rel_area": la - la.max(), "area_rank": (la[None, :] > la[:, None]).sum(1).astype(float),
+        "edge_max": edge_max, "edge_min": edge_min, "edge_mean": edge_mean,
+        "n_border": ((x0 <= 1).astype(float) + (y0 <= 1) + (x1 >= W - 1) + (y1 >= H - 1)),
+        "in_strip": in_strip,
+    }
+    for i, c in enumerate(cands):
+        c.feats.update({k: float(v[i]) for k, v in cols.items()}, **whole)
+    return cands
+    H, W = shape
+    comb, valid = maps.combined, maps.valid
+    sig = np.where(valid, np.clip(comb, 0, None), 0).astype(np.float64)
+    sig3 = np.where(valid & (comb > 3), comb, 0).astype(np.float64)
+    ii = [cv2.integral(a) for a in (sig, sig3, valid.astype(np.float64))]
+    totals = [a[-1, -1] for a in ii]
+    mh, mw = comb.shape
+
+    def total(k, b):
+        x0, y0 = int(np.clip(round(b[0] / map_to_input), 0, mw)), int(np.clip(round(b[1] / map_to_input), 0, mh))
+        x1, y1 = int(np.clip(round(b[2] / map_to_input), 0, mw)), int(np.clip(round(b[3] / map_to_input), 0, mh))
+        a = ii[k]
+        return a[y1, x1] - a[y0, x1] - a[y1, x0] + a[y0, x0]
+
+    def mean(b):
+        n = total(2, b)
+        return total(0, b) / n if n > 0 else np.nan
+
+    B = np.array([c.box for c in cands])
+    same = box_iou(B, B)
+    la = np.log10(np.maximum((B[:, 2] - B[:, 0]) * (B[:, 3] - B[:, 1]), 1) / (H * W))
+    whole = {f"img_{k}": img[k] for k in ("neb", "valid_frac", "log_nstars", "red_frac", "vis_frac")}
+    for i, c in enumerate(cands):
+        x0, y0, x1, y1 = b = c.box
+        bw, bh = x1 - x0, y1 - y0
+        grown = (x0 - 0.25 * bw, y0 - 0.25 * bh, x1 + 0.25 * bw, y1 + 0.25 * bh)
+        inner = [total(k, b) for k in range(3)]
+        ring = [total(k, grown) - inner[k] for k in range(3)]
+        mean_in = inner[0] / max(inner[2], 1)
+        mean_ring = ring[0] / max(ring[2], 1)
+        f = 0.15
+        # (outside, inside) strip pairs for the left, right, top and bottom sides
+        strips = [mean((x0 - f * bw, y0, x0, y1)), mean((x0, y0, x0 + f * bw, y1)),
+                  mean((x1, y0, x1 + f * bw, y1)), mean((x1 - f * bw, y0, x1, y1)),
+                  mean((x0, y0 - f * bh, x1, y0)), mean((x0, y0, x1, y0 + f * bh)),
+                  mean((x0, y1, x1, y1 + f * bh)), mean((x0, y1 - f * bh, x1, y1))]
+        edges = np.array([strips[k] / max(strips[k + 1], 1e-3) if not np.isnan(strips[k]) else np.nan
+                          for k in (0, 2, 4, 6)])
+        inside = np.array(strips[1::2], dtype=np.float64)
+        has_edge, has_in = np.isfinite(edges).any(), np.isfinite(inside).any()
+        c.feats.update(
+            bw=bw / W, bh=bh / H,
+            cdist=float(np.hypot((x0 + x1) / 2 / W - 0.5, (y0 + y1) / 2 / H - 0.5)),
+            mass=inner[0] / max(totals[0], 1e-9), mass3=inner[1] / max(totals[1], 1e-9),
+            ring_ratio=mean_ring / max(mean_in, 1e-6), mean_in=mean_in,
+            n_same=float((same[i] > 0.8).sum() - 1), n_same6=float((same[i] > 0.6).sum() - 1),
+            rel_area=float(la[i] - la.max()), area_rank=float((la > la[i]).sum()),
+            edge_max=float(np.nanmax(edges)) if has_edge else np.nan,
+            edge_min=float(np.nanmin(edges)) if has_edge else np.nan,
+            edge_mean=float(np.nanmean(edges)) if has_edge else np.nan,
+            n_border=float((x0 <= 1) + (y0 <= 1) + (x1 >= W - 1) + (y1 >= H - 1)),
+            in_strip=float(np.nanmean(inside)) / max(mean_in, 1e-6) if has_in else np.nan, **whole)
     return cands
 
 

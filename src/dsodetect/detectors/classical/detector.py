@@ -1,5 +1,8 @@
 """The classical ("naive") detector: model-free star removal + diffuse-emission boxes.
 
+The boxes are chosen among candidates by small LightGBM models (:mod:`.scorer`);
+no neural network and no downloaded weights are involved.
+
 Pipeline (one image):
 
 1. **Working image.** Reduce to at most ``work_max`` px on the long side
@@ -18,10 +21,10 @@ Pipeline (one image):
 5. **Candidates -> boxes.** Boxes of the significant regions at several
    thresholds (merged with :func:`dsodetect.postprocess.merge_overlapping`),
    of the extended compact sources, and of the whole frame
-   (:mod:`.candidates`); each scored by a logistic model fitted on
-   real-train, so that the score estimates the probability that the box
-   matches an annotated object (IoU >= 0.5); the best non-overlapping ones
-   above ``min_score`` are kept.
+   (:mod:`.candidates`); ordered by a LightGBM ranker and scored by a
+   LightGBM classifier fitted on real-train (:mod:`.scorer`), so that the
+   score estimates the probability that the box matches an annotated object
+   (IoU >= 0.5); the best non-overlapping ones above ``min_score`` are kept.
 
 See ``docs/classical.md``.
 """
@@ -34,11 +37,9 @@ import cv2
 import numpy as np
 
 from ...detection import Detection
-from . import _coefficients
-from ._coefficients import COEFFICIENTS
 from .background import nodata_mask, small_scale_background
-from .candidates import (Candidate, compact_candidates, diffuse_candidates, frame_candidate,
-                         image_features, score_candidates, select)
+from .candidates import (Candidate, compact_candidates, context_features, diffuse_candidates,
+                         frame_candidate, image_features, select)
 from .diffuse import DiffuseMaps, significance_maps
 from .stars import StarCatalog, detect_point_sources, inpaint, star_mask
 
@@ -74,14 +75,14 @@ class ClassicalParams:
     compact_max: int = 3
     select_overlap: float = 0.3   # suppress a candidate covering > this of a better one
     max_boxes: int = 3
-    min_score: float = getattr(_coefficients, "MIN_SCORE", 0.3)  # best F1, CV on real-train
+    min_score: float | None = None  # None: the scorer model's best-F1 threshold (CV on real-train)
 
     def updated(self, **kw) -> "ClassicalParams":
         return replace(self, **kw)
 
 
 class ClassicalDetector:
-    """Model-free detector: remove stars, find diffuse emission, box it.
+    """Classical detector: remove stars (model-free), find diffuse emission, box it.
 
     Parameters
     ----------
@@ -92,12 +93,14 @@ class ClassicalDetector:
     params : ClassicalParams, optional
     **overrides
         Any :class:`ClassicalParams` field, e.g. ``min_score=0.3``.
+    scorer : CandidateScorer, optional
+        Candidate scorer; default the model shipped with the package.
     """
 
     name = "classical"
 
     def __init__(self, star_remover: str = "builtin", params: ClassicalParams | None = None,
-                 **overrides):
+                 scorer=None, **overrides):
         if star_remover not in ("builtin", "starnet"):
             raise ValueError(f"unknown star remover {star_remover!r}; use 'builtin' or 'starnet'")
         known = {f.name for f in fields(ClassicalParams)}
@@ -105,13 +108,29 @@ class ClassicalDetector:
         if bad:
             raise ValueError(f"unknown classical parameter(s): {', '.join(sorted(bad))}")
         self.params = (params or ClassicalParams()).updated(**overrides)
-        self.coefficients = COEFFICIENTS
+        self._scorer = scorer
         self.star_remover = star_remover
         self._starnet = None
         if star_remover == "starnet":
             from .starnet import StarNet
             self._starnet = StarNet()  # raises FileNotFoundError with install hints
         self.last_products: dict = {}
+
+    @property
+    def scorer(self):
+        """The candidate scorer (:mod:`.scorer`), loaded on first use."""
+        if self._scorer is None:
+            from .scorer import CandidateScorer
+            self._scorer = CandidateScorer()
+        return self._scorer
+
+    @property
+    def min_score(self) -> float:
+        """Score threshold in use: ``params.min_score`` or the scorer model's."""
+        if self.params.min_score is not None:
+            return self.params.min_score
+        stored = self.scorer.min_score
+        return 0.1 if stored is None else stored
 
     # ------------------------------------------------------------------ stages
     def prepare(self, image):
@@ -175,7 +194,7 @@ class ClassicalDetector:
 
     def candidates(self, cat: StarCatalog, maps: DiffuseMaps, map_to_input: float, f: float,
                    shape) -> list[Candidate]:
-        """All scored box candidates of one image (before selection)."""
+        """All scored box candidates of one image, best first (before selection)."""
         p = self.params
         n_stars = int(cat.is_star.sum()) if len(cat) else 0
         img = image_features(maps, n_stars)
@@ -191,7 +210,7 @@ class ClassicalDetector:
                                         box_scales=p.compact_box_scales, pad=p.compact_pad,
                                         max_n=p.compact_max)
         cands += frame_candidate(maps, map_to_input, shape, img)
-        return score_candidates(cands, self.coefficients)
+        return self.scorer(context_features(cands, maps, map_to_input, shape, img))
 
     # -------------------------------------------------------------------- API
     def detect(self, image) -> list[Detection]:
@@ -202,7 +221,7 @@ class ClassicalDetector:
         maps, map_per_work = self.diffuse(starless, nodata, f)
         map_to_input = 1.0 / (map_per_work * f)
         cands = self.candidates(cat, maps, map_to_input, f, image.shape)
-        kept = select(cands, min_score=p.min_score, max_boxes=p.max_boxes, overlap=p.select_overlap)
+        kept = select(cands, min_score=self.min_score, max_boxes=p.max_boxes, overlap=p.select_overlap)
         dets = [Detection(c.x0, c.y0, c.x1, c.y1, score=c.score, method=self.name,
                           extras={"kind": c.kind, **{k: round(v, 3) for k, v in c.feats.items()
                                                      if k in ("log_snr", "log_peak", "log_peak_snr")}})
@@ -225,4 +244,5 @@ class ClassicalDetector:
         return {"starless": starless, "star_mask": smask, "diffuse_mask": dm}
 
     def describe(self) -> dict:
-        return {"name": self.name, "star_remover": self.star_remover, **asdict(self.params)}
+        return {"name": self.name, "star_remover": self.star_remover,
+                **asdict(self.params), "min_score": self.min_score}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from astropy.stats import mad_std
 
 __all__ = ["auto_stretch", "asinh_stretch", "to_uint8", "mtf"]
 
@@ -47,7 +48,7 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
 
     def params(s):
         med = float(np.median(s))
-        mad = float(np.median(np.abs(s - med))) * 1.4826
+        mad = float(mad_std(s))
         c0 = min(max(med + shadows_clip * mad, 0.0), 1.0)
         m = mtf(target_bkg, np.asarray(med - c0, dtype=np.float64))
         return c0, float(np.clip(m, 1e-4, 0.9999))

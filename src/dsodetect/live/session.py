@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from astropy.stats import mad_std
 
 from ..detection import Detection
 from ..io import ImageReadError, read_image, to_uint8
@@ -94,7 +95,7 @@ def starless_gray(gray: np.ndarray) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     opened = cv2.morphologyEx(gray, cv2.MORPH_OPEN, kernel)
     resid = gray - opened
-    sigma = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) or 1e-12
+    sigma = float(mad_std(resid)) or 1e-12
     stars = cv2.dilate((resid > 5 * sigma).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     return np.where(stars, opened, gray)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from astropy.stats import mad_std
 
 __all__ = ["nodata_mask", "fit_sky_plane", "negative_side_noise", "small_scale_background"]
 
@@ -129,7 +130,7 @@ def small_scale_background(gray: np.ndarray, mask: np.ndarray, box: int) -> tupl
     resid = (data - back)[~mask] if mask is not None and (~mask).any() else (data - back).ravel()
     if resid.size > 200_000:
         resid = resid[:: resid.size // 200_000 + 1]
-    mad = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) if resid.size else 0.0
+    mad = float(mad_std(resid)) if resid.size else 0.0
     span = float(np.ptp(resid)) if resid.size else 0.0
     if not (0.0 < rms < 0.25 * max(span, 1e-6)):
         rms = mad
@@ -185,7 +186,7 @@ def fit_sky_plane(img: np.ndarray, mask: np.ndarray, *, cells: int = 12, clip: f
             break
         coef, *_ = np.linalg.lstsq(A[use], vals[use], rcond=None)
         resid = vals - A @ coef
-        s = 1.4826 * np.median(np.abs(resid[use] - np.median(resid[use]))) + 1e-6
+        s = mad_std(resid[use]) + 1e-6
         new = resid < clip * s
         if np.array_equal(new, use):
             break

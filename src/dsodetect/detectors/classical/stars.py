@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from astropy.stats import mad_std
 
 __all__ = ["StarCatalog", "detect_point_sources", "star_mask", "inpaint"]
 
@@ -157,7 +158,7 @@ def _stellar_locus(logf: np.ndarray, r50: np.ndarray, per_bin: int = 40):
     n = logf.size
     if n < 2 * per_bin:
         med = float(np.median(r50)) if n else 1.0
-        mad = float(np.median(np.abs(r50 - med))) * 1.4826 if n else 0.3
+        mad = float(mad_std(r50)) if n else 0.3
         return np.full(n, med), np.full(n, max(mad, 0.05 * med))
     order = np.argsort(logf)
     nb = int(np.clip(n // per_bin, 2, 12))

@@ -10,17 +10,19 @@ Main entry points:
   output carries names
 """
 
-from .catalog import CatalogObject, cone_search, lookup
-from .describe import describe
-from .hints import Hint, hint_from_header
-from .match import IdentifyReport, ObjectMatch, expected_rule, identify, match_score
-from .solver import INSTALL_HELP, Solution, astrometry_status, extract_stars, solve, solve_xy
-from .wrap import IdentifyDetector
+# Submodules load on first use (scikit-image's lazy_loader), so that
+# `dsodetect --help` does not import everything.
+import lazy_loader as _lazy
 
-__all__ = ["CatalogObject", "cone_search", "lookup", "describe", "Hint", "hint_from_header",
-           "IdentifyReport", "ObjectMatch", "expected_rule", "identify", "match_score", "INSTALL_HELP",
-           "Solution", "astrometry_status", "extract_stars", "solve", "solve_xy", "IdentifyDetector",
-           "write_identify_json"]
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
+    "catalog": ["CatalogObject", "cone_search", "lookup"],
+    "describe": ["describe"],
+    "hints": ["Hint", "hint_from_header"],
+    "match": ["IdentifyReport", "ObjectMatch", "expected_rule", "identify", "match_score"],
+    "solver": ["INSTALL_HELP", "Solution", "astrometry_status", "extract_stars", "solve", "solve_xy"],
+    "wrap": ["IdentifyDetector"],
+})
+__all__ += ["write_identify_json"]
 
 
 def write_identify_json(report, path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from astropy.stats import mad_std
 
 __all__ = ["auto_stretch", "asinh_stretch", "to_uint8", "mtf"]
 
@@ -47,6 +46,8 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
     sample = (sample - lo) / (hi - lo)
 
     def params(s):
+        from astropy.stats import mad_std  # here, not at the top: astropy.units is slow to load
+
         med = float(np.median(s))
         mad = float(mad_std(s))
         c0 = min(max(med + shadows_clip * mad, 0.0), 1.0)

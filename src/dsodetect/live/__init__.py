@@ -14,12 +14,14 @@ The pieces, each usable alone:
 - :mod:`.compare` -- what did more integration (or merging sessions) add?
 """
 
-from .compare import compare_stacks
-from .integration import integration_seconds
-from .session import LiveSession, SessionConfig
-from .snr import aperture_snr, fit_sqrt_growth, time_to_snr
-from .tracking import Track, match_boxes, update_tracks
+# Submodules load on first use (scikit-image's lazy_loader), so that
+# `dsodetect --help` does not import everything.
+import lazy_loader as _lazy
 
-__all__ = ["LiveSession", "SessionConfig", "integration_seconds", "aperture_snr",
-           "fit_sqrt_growth", "time_to_snr", "Track", "update_tracks", "match_boxes",
-           "compare_stacks"]
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
+    "compare": ["compare_stacks"],
+    "integration": ["integration_seconds"],
+    "session": ["LiveSession", "SessionConfig"],
+    "snr": ["aperture_snr", "fit_sqrt_growth", "time_to_snr"],
+    "tracking": ["Track", "match_boxes", "update_tracks"],
+})

@@ -37,8 +37,13 @@ Plain Python API
 """
 
 from ..telescopes import PRESETS, Preset, get_preset, pixel_scale
-from .dataset import make_dataset
-from .render import SCENE_WEIGHTS, Scene, SynthField, make_wcs, render_field, render_scene, write_sample
 
-__all__ = ["PRESETS", "Preset", "get_preset", "pixel_scale", "SCENE_WEIGHTS", "Scene", "SynthField",
-           "make_wcs", "render_field", "render_scene", "write_sample", "make_dataset"]
+# Submodules load on first use (scikit-image's lazy_loader), so that
+# `dsodetect --help` does not import everything.
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
+    "dataset": ["make_dataset"],
+    "render": ["SCENE_WEIGHTS", "Scene", "SynthField", "make_wcs", "render_field", "render_scene", "write_sample"],
+})
+__all__ += ["PRESETS", "Preset", "get_preset", "pixel_scale"]

@@ -5,6 +5,10 @@ it. The page (``static/``) is plain HTML/JS/CSS shipped in the package, with
 no CDN, so it works offline beside the telescope.
 """
 
-from .server import create_app, safe_path, start_in_thread
+# Submodules load on first use (scikit-image's lazy_loader), so that
+# `dsodetect --help` does not import everything.
+import lazy_loader as _lazy
 
-__all__ = ["create_app", "safe_path", "start_in_thread"]
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
+    "server": ["create_app", "safe_path", "start_in_thread"],
+})

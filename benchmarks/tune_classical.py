@@ -167,8 +167,8 @@ def load_cache(d: Path, items):
 from dsodetect.detectors.classical.candidates import (compact_candidates,  # noqa: E402
                                                       context_features, diffuse_candidates,
                                                       frame_candidate, image_features, select)
-from dsodetect.detectors.classical.scorer import (MODEL_PATH, CandidateScorer,  # noqa: E402
-                                                  feature_matrix, fit_scorer)
+from dsodetect.detectors.classical.scorer import (MODEL_PATH, SEEDS,  # noqa: E402
+                                                  CandidateScorer, feature_matrix, fit_scorer)
 from dsodetect.postprocess import box_iou  # noqa: E402
 
 
@@ -188,9 +188,6 @@ def candidates_for(e, p: ClassicalParams):
                                 pad=p.compact_pad, max_n=p.compact_max)
     c += frame_candidate(e["maps"], e["m2i"], e["shape"], img)
     return context_features(c, e["maps"], e["m2i"], e["shape"], img)
-
-
-SEEDS = (0, 1, 2, 3, 4)  # one ranker and one classifier per seed, averaged
 
 
 def best_iou(cands, truth):

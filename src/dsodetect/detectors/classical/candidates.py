@@ -38,7 +38,7 @@ from .diffuse import DiffuseMaps, find_regions
 __all__ = ["Candidate", "diffuse_candidates", "compact_candidates", "frame_candidate",
            "image_features", "context_features", "FEATURES", "CONTEXT", "select"]
 
-#: Feature names per candidate kind (order of the coefficient vectors).
+#: Feature names per candidate kind (columns of :func:`.scorer.feature_matrix`).
 FEATURES = {
     "diffuse": ["log_area", "level", "log_snr", "log_peak", "share", "is_top", "border", "aspect",
                 "neb", "valid_frac", "log_area2", "is_union", "sig_red", "sig_lum", "fill", "contrast",
@@ -258,8 +258,10 @@ def context_features(cands: list[Candidate], maps: DiffuseMaps, map_to_input: fl
     significance in a strip 15 % of the box outside the side over the strip
     inside; ``in_strip``: inside strips over the box mean), how many other
     candidates are nearly the same box (``n_same``: IoU > 0.8, ``n_same6``:
-    > 0.6, a stable region), and its size against the image's largest
-    candidate.
+    > 0.6, a stable region), its size against the image's largest
+    candidate, and the whole image's measurements (``img_*``, from
+    :func:`image_features`: nebulosity, star count, red and visible
+    fractions), which every kind of candidate is compared against.
     """
     if not cands:
         return cands
@@ -319,59 +321,6 @@ def context_features(cands: list[Candidate], maps: DiffuseMaps, map_to_input: fl
     }
     for i, c in enumerate(cands):
         c.feats.update({k: float(v[i]) for k, v in cols.items()}, **whole)
-    return cands
-    H, W = shape
-    comb, valid = maps.combined, maps.valid
-    sig = np.where(valid, np.clip(comb, 0, None), 0).astype(np.float64)
-    sig3 = np.where(valid & (comb > 3), comb, 0).astype(np.float64)
-    ii = [cv2.integral(a) for a in (sig, sig3, valid.astype(np.float64))]
-    totals = [a[-1, -1] for a in ii]
-    mh, mw = comb.shape
-
-    def total(k, b):
-        x0, y0 = int(np.clip(round(b[0] / map_to_input), 0, mw)), int(np.clip(round(b[1] / map_to_input), 0, mh))
-        x1, y1 = int(np.clip(round(b[2] / map_to_input), 0, mw)), int(np.clip(round(b[3] / map_to_input), 0, mh))
-        a = ii[k]
-        return a[y1, x1] - a[y0, x1] - a[y1, x0] + a[y0, x0]
-
-    def mean(b):
-        n = total(2, b)
-        return total(0, b) / n if n > 0 else np.nan
-
-    B = np.array([c.box for c in cands])
-    same = box_iou(B, B)
-    la = np.log10(np.maximum((B[:, 2] - B[:, 0]) * (B[:, 3] - B[:, 1]), 1) / (H * W))
-    whole = {f"img_{k}": img[k] for k in ("neb", "valid_frac", "log_nstars", "red_frac", "vis_frac")}
-    for i, c in enumerate(cands):
-        x0, y0, x1, y1 = b = c.box
-        bw, bh = x1 - x0, y1 - y0
-        grown = (x0 - 0.25 * bw, y0 - 0.25 * bh, x1 + 0.25 * bw, y1 + 0.25 * bh)
-        inner = [total(k, b) for k in range(3)]
-        ring = [total(k, grown) - inner[k] for k in range(3)]
-        mean_in = inner[0] / max(inner[2], 1)
-        mean_ring = ring[0] / max(ring[2], 1)
-        f = 0.15
-        # (outside, inside) strip pairs for the left, right, top and bottom sides
-        strips = [mean((x0 - f * bw, y0, x0, y1)), mean((x0, y0, x0 + f * bw, y1)),
-                  mean((x1, y0, x1 + f * bw, y1)), mean((x1 - f * bw, y0, x1, y1)),
-                  mean((x0, y0 - f * bh, x1, y0)), mean((x0, y0, x1, y0 + f * bh)),
-                  mean((x0, y1, x1, y1 + f * bh)), mean((x0, y1 - f * bh, x1, y1))]
-        edges = np.array([strips[k] / max(strips[k + 1], 1e-3) if not np.isnan(strips[k]) else np.nan
-                          for k in (0, 2, 4, 6)])
-        inside = np.array(strips[1::2], dtype=np.float64)
-        has_edge, has_in = np.isfinite(edges).any(), np.isfinite(inside).any()
-        c.feats.update(
-            bw=bw / W, bh=bh / H,
-            cdist=float(np.hypot((x0 + x1) / 2 / W - 0.5, (y0 + y1) / 2 / H - 0.5)),
-            mass=inner[0] / max(totals[0], 1e-9), mass3=inner[1] / max(totals[1], 1e-9),
-            ring_ratio=mean_ring / max(mean_in, 1e-6), mean_in=mean_in,
-            n_same=float((same[i] > 0.8).sum() - 1), n_same6=float((same[i] > 0.6).sum() - 1),
-            rel_area=float(la[i] - la.max()), area_rank=float((la > la[i]).sum()),
-            edge_max=float(np.nanmax(edges)) if has_edge else np.nan,
-            edge_min=float(np.nanmin(edges)) if has_edge else np.nan,
-            edge_mean=float(np.nanmean(edges)) if has_edge else np.nan,
-            n_border=float((x0 <= 1) + (y0 <= 1) + (x1 >= W - 1) + (y1 >= H - 1)),
-            in_strip=float(np.nanmean(inside)) / max(mean_in, 1e-6) if has_in else np.nan, **whole)
     return cands
 
 

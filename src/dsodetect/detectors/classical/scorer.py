@@ -39,7 +39,7 @@ import numpy as np
 from .candidates import CONTEXT, FEATURES, Candidate
 
 __all__ = ["FEATURE_NAMES", "KINDS", "CandidateScorer", "combine_scores", "feature_matrix", "fit_scorer",
-           "MODEL_PATH", "RELEVANCE_BINS"]
+           "MODEL_PATH", "RELEVANCE_BINS", "SEEDS"]
 
 KINDS = ("diffuse", "compact", "frame")
 #: Columns of :func:`feature_matrix`: every kind's features (NaN where a kind
@@ -49,6 +49,8 @@ FEATURE_NAMES = (sorted({f for names in FEATURES.values() for f in names})
 #: IoU edges of the ranker's relevance grades.
 RELEVANCE_BINS = (0.3, 0.5, 0.7)
 MODEL_PATH = Path(__file__).with_name("scorer_model.json.gz")
+#: One ranker and one classifier per seed; predictions are averaged.
+SEEDS = (0, 1, 2, 3, 4)
 
 _PARAMS = dict(learning_rate=0.05, num_leaves=15, min_data_in_leaf=40, lambda_l2=1.0,
                feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, num_threads=2,
@@ -72,7 +74,7 @@ def _lightgbm():
     return lightgbm
 
 
-def fit_scorer(X: list[np.ndarray], iou: list[np.ndarray], *, seeds=(0, 1, 2, 3, 4),
+def fit_scorer(X: list[np.ndarray], iou: list[np.ndarray], *, seeds=SEEDS,
                rounds: int = 300) -> dict:
     """Fit ranker and classifier on per-image feature matrices and best IoUs.
 

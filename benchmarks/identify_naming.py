@@ -26,13 +26,13 @@ import numpy as np
 
 
 def targets(max_frac: float = 0.7):
-    from dsodetect.identify.catalog import load_catalog
+    from dsodetect.identify.catalog import NOT_DSO_TYPES, load_catalog
     from dsodetect.telescopes import PRESETS
 
     smallest_h = min(min(p.field_arcmin) for p in PRESETS.values())
     out = []
     for o in load_catalog().objects:
-        if o.messier and o.type not in ("*", "**", "*Ass", "Dup", "NonEx", "Other") and o.major_arcmin \
+        if o.messier and o.type not in NOT_DSO_TYPES | {"*Ass"} and o.major_arcmin \
                 and 2.0 <= o.major_arcmin <= max_frac * smallest_h:
             out.append(o)
     return sorted({o.designation: o for o in out}.values(), key=lambda o: int(o.messier))

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from dsodetect.detection import Detection
 from dsodetect.identify import IdentifyDetector, identify, lookup, match_score, solve
 from dsodetect.identify.geometry import object_box
-from dsodetect.identify.testfield import make_wcs, wcs_header
+from dsodetect.identify.testfield import make_wcs
 from dsodetect.io import from_array, read_image
 
 W, H, SCALE = 640, 900, 4.0  # 43' x 60' field, small enough to be fast
@@ -20,7 +20,7 @@ def _leo_fits(tmp_path, header_extra=None, name="leo.fits"):
     """Noise frame with a header TAN WCS centred between M 66 and M 65, rotated 25 degrees."""
     m66, m65 = lookup("M 66"), lookup("M 65")
     wcs = make_wcs((m66.ra + m65.ra) / 2, (m66.dec + m65.dec) / 2 + 0.05, SCALE, W, H, rotation_deg=25)
-    hdr = wcs_header(wcs)
+    hdr = wcs.to_header()
     for k, v in (header_extra or {}).items():
         hdr[k] = v
     data = np.random.default_rng(0).normal(100, 3, (H, W)).astype(np.float32)

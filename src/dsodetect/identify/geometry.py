@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..io.wcs import pixel_angle
 from .catalog import CatalogObject
 
-__all__ = ["object_ellipse", "object_box", "pixel_scale", "field_center_radius", "in_frame"]
+__all__ = ["object_ellipse", "object_box", "ellipse_box", "pixel_scale", "field_center_radius"]
 
 #: Catalog objects without a size (or smaller than this) are drawn this big, pixels.
 MIN_RADIUS_PX = 3.0
@@ -44,21 +45,17 @@ def object_ellipse(obj: CatalogObject, wcs) -> tuple[float, float, float, float,
     minor = obj.minor_arcmin or major
     a = max(major * 60.0 / scale / 2.0, MIN_RADIUS_PX)
     b = max(minor * 60.0 / scale / 2.0, MIN_RADIUS_PX)
-    pa = np.radians(obj.pa_deg or 0.0)
-    d = 1.0 / 60.0  # one arcminute along the position angle
-    ra2 = obj.ra + d * np.sin(pa) / max(np.cos(np.radians(obj.dec)), 1e-6)
-    dec2 = obj.dec + d * np.cos(pa)
-    (x2, y2), = wcs.all_world2pix([[ra2, dec2]], 0)
-    return float(x), float(y), float(a), float(min(b, a)), float(np.arctan2(y2 - y, x2 - x))
+    theta = pixel_angle(wcs, obj.ra, obj.dec, obj.pa_deg or 0.0)
+    return float(x), float(y), float(a), float(min(b, a)), theta
 
 
 def object_box(obj: CatalogObject, wcs) -> tuple[float, float, float, float]:
     """Axis-aligned pixel box ``(x0, y0, x1, y1)`` around the object's ellipse."""
-    x, y, a, b, t = object_ellipse(obj, wcs)
+    return ellipse_box(*object_ellipse(obj, wcs))
+
+
+def ellipse_box(x: float, y: float, a: float, b: float, t: float) -> tuple[float, float, float, float]:
+    """Axis-aligned box around the ellipse of centre ``(x, y)``, semi-axes ``a, b``, angle ``t`` (rad)."""
     hw = np.hypot(a * np.cos(t), b * np.sin(t))
     hh = np.hypot(a * np.sin(t), b * np.cos(t))
     return (x - hw, y - hh, x + hw, y + hh)
-
-
-def in_frame(x: float, y: float, width: int, height: int, margin: float = 0.0) -> bool:
-    return -margin <= x < width + margin and -margin <= y < height + margin

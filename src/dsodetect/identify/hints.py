@@ -57,11 +57,6 @@ class Hint:
         """Scale bounds ``scale * (1 ± tolerance)``."""
         return cls(scale_low=scale_arcsec * (1 - tolerance), scale_high=scale_arcsec * (1 + tolerance), **kw)
 
-    @classmethod
-    def from_preset(cls, name: str, **kw) -> "Hint":
-        """Scale bounds of a telescope preset (``stellina``, ``vespera``, ``seestar``)."""
-        return cls.from_scale(PRESETS[name.lower()].scale, source=f"preset {name}", **kw)
-
 
 def _float(header, *keys):
     for k in keys:
@@ -82,14 +77,10 @@ def _angle(header, key, unit):
     from astropy.coordinates import Angle
 
     text = str(header[key]).strip()
-    try:
+    try:  # Angle parses '11 20 15.0', '+13:35:22', '11:20', '11h20m15s' and decimals
         return float(Angle(text, unit=unit).degree)
     except Exception:
-        parts = text.replace(":", " ").split()
-        try:
-            return float(Angle(tuple(float(p) for p in parts), unit=unit).degree) if parts else None
-        except Exception:
-            return None
+        return None
 
 
 def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0.1) -> Hint:
@@ -135,11 +126,8 @@ def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0
             b = 1 if "XPIXSZ" in header else int(binning or 1)
             scale = pixel_scale(focal, pixel, b)
             used.append("FOCALLEN+pixel size")
-    hint = Hint(ra=ra, dec=dec, radius_deg=radius_deg, source=", ".join(used))
-    if scale is not None:
-        hint.scale_low = scale * (1 - scale_tolerance)
-        hint.scale_high = scale * (1 + scale_tolerance)
-    return hint
+    kw = dict(ra=ra, dec=dec, radius_deg=radius_deg, source=", ".join(used))
+    return Hint.from_scale(scale, scale_tolerance, **kw) if scale is not None else Hint(**kw)
 
 
 def hint_from_shape(width: int, height: int, tolerance: float = 0.1) -> Hint:

@@ -106,6 +106,7 @@ class IdentifyReport:
         d = {"solution": self.solution.to_dict(w, h), "catalog": self.catalog}
         if not self.solution.ok:
             return d
+        boxes = {o.name: b for o, b in self.in_field}  # computed by identify()
         d.update(
             exposure_s=self.exposure_s, mag_limit=round(self.mag_limit, 2), sb_limit=round(self.sb_limit, 2),
             detections=[{"box": [round(float(v), 1) for v in (det.x0, det.y0, det.x1, det.y1)],
@@ -113,12 +114,12 @@ class IdentifyReport:
                          "names": det.extras.get("names", []),
                          "uncatalogued": det.extras.get("uncatalogued", False),
                          "ra": det.extras.get("ra"), "dec": det.extras.get("dec"),
-                         "catalog": [m.to_dict() for m in ms],
+                         "catalog": det.extras.get("catalog", []),
                          "description": det.extras.get("description", "")}
-                        for det, ms in zip(self.detections, self.matches)],
+                        for det in self.detections],
             expected=[o.designation for o in self.expected],
             missing=[dict(o.to_dict(), description=describe_missing(o),
-                          box=[round(float(v), 1) for v in object_box(o, self.solution.wcs)])
+                          box=[round(float(v), 1) for v in boxes[o.name]])
                      for o in self.missing],
             in_field=[o.designation for o, _ in self.in_field],
         )

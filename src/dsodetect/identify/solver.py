@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,7 +67,6 @@ class Solution:
     n_stars: int = 0
     n_matched: int = 0
     message: str = ""
-    extras: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -379,10 +378,7 @@ def solve(image, hint: bool | Hint = True, *, timeout: float = 60.0, use_header_
     else:
         the_hint = Hint()
     stars = extract_stars(image, max_stars=max_stars)
-    sol = solve_xy(stars, w, h, the_hint, timeout=timeout, index_dir=index_dir)
-    if the_hint.source:
-        sol.extras["hint_source"] = the_hint.source
-    return sol
+    return solve_xy(stars, w, h, the_hint, timeout=timeout, index_dir=index_dir)
 
 
 def _plausible(wcs) -> bool:

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.wcs import tan_wcs
+from ..io.wcs import tan_wcs as make_wcs  # public here for the tests
 from ..telescopes import PRESETS, pixel_scale
 from .catalog import cone_search
-from .geometry import object_box, object_ellipse
+from .geometry import ellipse_box, object_ellipse
+from .geometry import pixel_scale as wcs_pixel_scale
 from .solver import find_index_files
 
-__all__ = ["RenderedField", "make_wcs", "index_stars", "render_field", "wcs_header", "hint_header"]
+__all__ = ["RenderedField", "make_wcs", "index_stars", "render_field", "hint_header"]
 
 
 @dataclass
@@ -57,7 +58,7 @@ class RenderedField:
 
         img = from_array(self.data, name="rendered")
         if header == "wcs":
-            img.header = wcs_header(self.wcs)
+            img.header = self.wcs.to_header()
             img.wcs = self.wcs
         elif header == "hint":
             img.header = hint_header(self.wcs)
@@ -66,23 +67,11 @@ class RenderedField:
         return img
 
 
-def make_wcs(ra: float, dec: float, scale_arcsec: float, width: int, height: int,
-             rotation_deg: float = 0.0, flip: bool = False):
-    """TAN WCS centred on the frame (see :func:`dsodetect.io.wcs.tan_wcs`)."""
-    return tan_wcs(ra, dec, scale_arcsec, width, height, rotation_deg, flip)
-
-
-def wcs_header(wcs):
-    """FITS header holding ``wcs``."""
-    return wcs.to_header()
-
-
 def hint_header(wcs, focal_mm: float = 250.0):
     """A Seestar-like header without WCS: ``RA``/``DEC`` of the centre, ``FOCALLEN``, ``XPIXSZ``."""
     from astropy.io import fits
-    from astropy.wcs.utils import proj_plane_pixel_scales
 
-    scale = float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0
+    scale = wcs_pixel_scale(wcs)
     w, h = wcs.pixel_shape
     ra, dec = wcs.all_pix2world([[(w - 1) / 2, (h - 1) / 2]], 0)[0]
     hdr = fits.Header()
@@ -200,13 +189,12 @@ def render_field(ra: float, dec: float, *, preset: str | None = None, scale_arcs
         for obj in cone_search(ra, dec, radius):
             if obj.mag is None or obj.major_arcmin is None or obj.type == "DrkN":
                 continue
-            (ox, oy), = wcs.all_world2pix([[obj.ra, obj.dec]], 0)
-            box = object_box(obj, wcs)
+            ox, oy, a, b, theta = object_ellipse(obj, wcs)
             if not (0 <= ox < width and 0 <= oy < height):
                 continue
+            box = ellipse_box(ox, oy, a, b, theta)
             a_px = obj.major_arcmin * 60.0 / scale_arcsec / 2.0
             q = (obj.minor_arcmin or obj.major_arcmin) / obj.major_arcmin
-            theta = object_ellipse(obj, wcs)[4]
             _add_disc(img, ox, oy, zp_flux * 10 ** (-0.4 * (obj.mag - 10.0)), a_px, max(q, 0.1), theta)
             objects.append((obj, box))
     img += sky

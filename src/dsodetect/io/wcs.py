@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tan_wcs"]
+__all__ = ["tan_wcs", "pixel_angle"]
 
 
 def tan_wcs(ra: float, dec: float, scale_arcsec: float, width: int, height: int,
@@ -43,3 +43,17 @@ def tan_wcs(ra: float, dec: float, scale_arcsec: float, width: int, height: int,
     w.wcs.equinox = 2000.0
     w.pixel_shape = (width, height)
     return w
+
+
+def pixel_angle(wcs, ra: float, dec: float, pa_deg: float) -> float:
+    """Angle from +x in pixel space (radians) of position angle ``pa_deg`` (east of north) at ``(ra, dec)``.
+
+    Steps one arcminute along the position angle on the sky and maps both
+    ends through the WCS, so rotated and mirrored frames come out right.
+    """
+    d = 1.0 / 60.0
+    pa = np.radians(pa_deg)
+    ra2 = ra + d * np.sin(pa) / max(np.cos(np.radians(dec)), 1e-6)
+    dec2 = dec + d * np.cos(pa)
+    (x0, y0), (x1, y1) = wcs.all_world2pix([[ra, dec], [ra2, dec2]], 0)
+    return float(np.arctan2(y1 - y0, x1 - x0))

@@ -9,7 +9,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..detection import Detection
-from ..io.wcs import tan_wcs
+from ..io.wcs import pixel_angle
+from ..io.wcs import tan_wcs as make_wcs  # public here too: the simulator's WCS
 from ..telescopes import Preset, get_preset
 from . import objects as O
 from .catalog import CatalogObject, field_objects, lookup_target
@@ -64,12 +65,6 @@ class Scene:
     def as_field(self) -> SynthField:
         """The ``(linear, jpeg, labels, header)`` tuple of :func:`render_field`."""
         return SynthField(self.linear, self.jpeg, self.labels, self.header)
-
-
-def make_wcs(ra: float, dec: float, scale_arcsec: float, width: int, height: int,
-             rotation_deg: float = 0.0, flip: bool = False):
-    """TAN WCS centred on the frame (see :func:`dsodetect.io.wcs.tan_wcs`)."""
-    return tan_wcs(ra, dec, scale_arcsec, width, height, rotation_deg, flip)
 
 
 def _random_pointing(rng, near_plane: bool):
@@ -143,16 +138,6 @@ def _faint_cloud(rng, frame):
                                   rng.uniform(-0.5, 1.5) * frame.height, radius_px=r, mu_peak=rng.uniform(22.0, 24.5))
 
 
-def _pa_pixels(wcs, ra, dec, pa_deg):
-    """Position angle (east of north, degrees) -> angle from +x in pixel space (radians)."""
-    d = 1.0 / 60.0
-    pa = np.radians(pa_deg)
-    ra2 = ra + d * np.sin(pa) / max(np.cos(np.radians(dec)), 1e-6)
-    dec2 = dec + d * np.cos(pa)
-    (x0, x1), (y0, y1) = wcs.wcs_world2pix([ra, ra2], [dec, dec2], 0)
-    return float(np.arctan2(y1 - y0, x1 - x0))
-
-
 def _hubble_shape(hubble):
     """Bulge fraction and spiral arms from a Hubble type (None: drawn at random)."""
     h = (hubble or "").strip()
@@ -169,7 +154,7 @@ def _catalog_object(rng, frame, wcs, c: CatalogObject, m_faint):
     s = frame.scale
     major = (c.major_arcmin or 1.0) * 60.0  # arcsec
     minor = (c.minor_arcmin or c.major_arcmin or 1.0) * 60.0
-    pa = _pa_pixels(wcs, c.ra, c.dec, c.pa_deg) if c.pa_deg is not None else float(rng.uniform(0, np.pi))
+    pa = pixel_angle(wcs, c.ra, c.dec, c.pa_deg) if c.pa_deg is not None else float(rng.uniform(0, np.pi))
     if c.kind == "galaxy":
         q = minor / major
         re = major / 2.0 / 2.2  # D25 radius ~ 2.2 disk half-light radii

@@ -49,6 +49,7 @@ from dsodetect.detectors.classical.diffuse import DiffuseMaps  # noqa: E402
 from dsodetect.evaluation import match_image, prf, threshold_sweep  # noqa: E402
 from dsodetect.detection import boxes_array  # noqa: E402
 from dsodetect.io import read_image  # noqa: E402
+from dsodetect.outputs import read_yolo  # noqa: E402
 
 DATA = Path(os.environ.get("DSODETECT_DATA", ROOT.parent / "shared" / "data"))
 CACHE = Path(os.environ.get("CLASSICAL_CACHE", "/tmp/dsodetect-classical-cache"))
@@ -59,8 +60,13 @@ def source_id(stem: str) -> str:
     return stem.split("_")[0]
 
 
+def fold_index(stem: str, folds: int = 5) -> int:
+    """Cross-validation fold of an image: by source id, so both copies of a tile share it."""
+    return zlib.crc32(source_id(stem).encode()) % folds
+
+
 def fold_of(stem: str) -> str:
-    return "val" if zlib.crc32(source_id(stem).encode()) % 5 == 0 else "fit"
+    return "val" if fold_index(stem) == 0 else "fit"
 
 
 def load_split(split: str, fold: str = "all"):
@@ -75,15 +81,9 @@ def load_split(split: str, fold: str = "all"):
             continue
         with PILImage.open(img) as im:
             w, h = im.size
-        boxes = []
         lab = folder / "labels" / f"{stem}.txt"
-        if lab.exists():
-            for line in lab.read_text().split("\n"):
-                p = line.split()
-                if len(p) >= 5:
-                    xc, yc, bw, bh = (float(v) for v in p[1:5])
-                    boxes.append([(xc - bw / 2) * w, (yc - bh / 2) * h, (xc + bw / 2) * w, (yc + bh / 2) * h])
-        items.append((stem, img, np.array(boxes, dtype=np.float64).reshape(-1, 4), (h, w)))
+        truth = boxes_array(read_yolo(lab, w, h)) if lab.exists() else np.zeros((0, 4))
+        items.append((stem, img, truth, (h, w)))
     return items
 
 
@@ -164,30 +164,22 @@ def load_cache(d: Path, items):
 
 
 # ----------------------------------------------------------------- candidates
-from dsodetect.detectors.classical.candidates import (compact_candidates,  # noqa: E402
-                                                      context_features, diffuse_candidates,
-                                                      frame_candidate, image_features, select)
+from dsodetect.detectors.classical.candidates import select  # noqa: E402
+from dsodetect.detectors.classical.stars import StarCatalog  # noqa: E402
 from dsodetect.detectors.classical.scorer import (MODEL_PATH, SEEDS,  # noqa: E402
                                                   CandidateScorer, feature_matrix, fit_scorer)
 from dsodetect.postprocess import box_iou  # noqa: E402
 
 
 def candidates_for(e, p: ClassicalParams):
-    """The detector's candidates of one cached image, with context features (unscored)."""
-    img = image_features(e["maps"], int(e.get("n_stars", 0)))
-    c = diffuse_candidates(e["maps"], e["m2i"], e["shape"], img, levels=p.levels, low=p.low,
-                           high=p.high, min_area=p.min_area, close=p.close, margin=p.margin,
-                           margin_px=p.margin_px, merge_gap=p.merge_gap, signals=p.cand_signals,
-                           unions=p.unions)
+    """The detector's candidates of one cached image, with their features (unscored)."""
     cat = e["cat"]
-    if cat and len(cat.get("x", [])):
-        c += compact_candidates(cat["x"], cat["y"], cat["peak"], cat["r50"], cat["r_foot"],
-                                cat["saturated"], rms=e["rms"], r50_psf=e["r50_psf"],
-                                work_scale=e["work_scale"], shape=e["shape"], img=img,
-                                min_snr=p.compact_min_snr, box_scales=p.compact_box_scales,
-                                pad=p.compact_pad, max_n=p.compact_max)
-    c += frame_candidate(e["maps"], e["m2i"], e["shape"], img)
-    return context_features(c, e["maps"], e["m2i"], e["shape"], img)
+    zero = np.zeros(0)
+    ext = StarCatalog(*(cat.get(k, zero) for k in ("x", "y", "flux", "peak", "r50", "r_foot")),
+                      saturated=cat.get("saturated", zero).astype(bool),
+                      is_star=np.zeros(len(cat.get("x", zero)), bool), r50_psf=e["r50_psf"], rms=e["rms"])
+    return ClassicalDetector(params=p).candidates(e["maps"], e["m2i"], e["work_scale"], e["shape"],
+                                                  ext, int(e.get("n_stars", 0)))
 
 
 def best_iou(cands, truth):
@@ -223,8 +215,8 @@ def cross_validate(rows, items, p: ClassicalParams, folds=5, seeds=SEEDS):
     """Out-of-fold predictions: fit on 4/5 of the source ids, predict the rest."""
     oof = {}
     for k in range(folds):
-        tr = [it for it in items if zlib.crc32(source_id(it[0]).encode()) % folds != k]
-        te = [it for it in items if zlib.crc32(source_id(it[0]).encode()) % folds == k]
+        tr = [it for it in items if fold_index(it[0], folds) != k]
+        te = [it for it in items if fold_index(it[0], folds) == k]
         oof.update(predict(rows, te, p, CandidateScorer(fit_on(rows, tr, seeds))))
     return oof
 
@@ -287,20 +279,29 @@ def sweep(split, grid, base: ClassicalParams):
 
 
 # ----------------------------------------------------------------------- eval
+_WORKER_DETECTOR = None
+
+
+def _init_worker(overrides):
+    """One detector per worker process: its scorer model loads once, not per image."""
+    global _WORKER_DETECTOR
+    _WORKER_DETECTOR = ClassicalDetector(**overrides)
+    _WORKER_DETECTOR.scorer  # noqa: B018 - load now, outside the timed detections
+
+
 def _detect_one(args):
-    stem, path, overrides = args
-    det = ClassicalDetector(**overrides)
+    stem, path = args
     t0 = time.perf_counter()
-    dets = det.detect(read_image(path))
+    dets = _WORKER_DETECTOR.detect(read_image(path))
     return stem, [(d.x0, d.y0, d.x1, d.y1, d.score) for d in dets], time.perf_counter() - t0
 
 
 def run_eval(split, fold="all", overrides=None, jobs=2, sheet=None, pred_dir=None):
     overrides = overrides or {}
     items = load_split(split, fold)
-    tasks = [(stem, path, overrides) for stem, path, _, _ in items]
+    tasks = [(stem, path) for stem, path, _, _ in items]
     preds, times = {}, []
-    with Pool(jobs) as pool:
+    with Pool(jobs, initializer=_init_worker, initargs=(overrides,)) as pool:
         for stem, boxes, dt in pool.imap_unordered(_detect_one, tasks, chunksize=4):
             preds[stem] = [Detection(*b[:4], score=b[4]) for b in boxes]
             times.append(dt)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..detection import Detection, boxes_array
 
-__all__ = ["box_iou", "nms", "merge_overlapping", "clip_detections", "filter_min_size"]
+__all__ = ["box_iou", "box_ios", "nms", "merge_overlapping", "clip_detections", "filter_min_size"]
 
 
 def _overlap(a: np.ndarray, b: np.ndarray):
@@ -35,7 +35,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _safe_ratio(inter, area_a[:, None] + area_b[None, :] - inter)
 
 
-def _intersection_over_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_ios(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over the smaller box's area -> ``(N, M)`` (1 when one box holds the other)."""
     inter, area_a, area_b = _overlap(a, b)
     return _safe_ratio(inter, np.minimum(area_a[:, None], area_b[None, :]))
 
@@ -83,7 +84,7 @@ def merge_overlapping(detections: list[Detection], *, iou_threshold: float = 0.0
     b = boxes_array(detections)
     grown = b + np.array([-gap, -gap, gap, gap]) / 2.0
     linked = (box_iou(b, b) > iou_threshold) if iou_threshold > 0 else np.zeros((n, n), bool)
-    linked |= _intersection_over_smaller(grown, grown) > (containment if gap == 0 else 0.0)
+    linked |= box_ios(grown, grown) > (containment if gap == 0 else 0.0)
     from scipy.sparse.csgraph import connected_components
 
     _, labels = connected_components(linked, directed=False)

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ...detection import Detection
-from ...postprocess import box_iou, merge_overlapping
+from ...postprocess import box_ios, box_iou, merge_overlapping
 from .diffuse import DiffuseMaps, find_regions
 
 __all__ = ["Candidate", "diffuse_candidates", "compact_candidates", "frame_candidate",
@@ -121,7 +121,10 @@ def diffuse_candidates(maps: DiffuseMaps, map_to_input: float, shape, img: dict,
         sig = comb if sname == "comb" else maps.sig.get(sname)
         if sig is None:
             continue
-        p995 = float(np.percentile(sig[maps.valid], 99.5)) if maps.valid.any() else 0.0
+        if sname == "comb":
+            p995 = p995c
+        else:
+            p995 = float(np.percentile(sig[maps.valid], 99.5)) if maps.valid.any() else 0.0
         for level in levels:
             thr = max(low, level * p995)
             regions = find_regions(sig, maps.valid, low=thr, high=max(high, thr), min_area=min_area,
@@ -331,18 +334,15 @@ def select(cands: list[Candidate], *, min_score: float = 0.0, max_boxes: int = 3
     Overlap is intersection over the smaller box, so a nested box (the same
     nebula at another threshold) is suppressed as well as a near-duplicate.
     """
-    kept = []
-    for c in sorted(cands, key=lambda c: -c.score):
-        if c.score < min_score or len(kept) >= max_boxes:
+    ranked = [c for c in sorted(cands, key=lambda c: -c.score) if c.score >= min_score]
+    if not ranked:
+        return []
+    boxes = np.array([c.box for c in ranked])
+    ios = box_ios(boxes, boxes)
+    kept: list[int] = []
+    for i in range(len(ranked)):
+        if len(kept) >= max_boxes:
             break
-        ok = True
-        for k in kept:
-            ix = max(0.0, min(c.x1, k.x1) - max(c.x0, k.x0))
-            iy = max(0.0, min(c.y1, k.y1) - max(c.y0, k.y0))
-            small = min((c.x1 - c.x0) * (c.y1 - c.y0), (k.x1 - k.x0) * (k.y1 - k.y0))
-            if small > 0 and ix * iy / small > overlap:
-                ok = False
-                break
-        if ok:
-            kept.append(c)
-    return kept
+        if not kept or ios[i, kept].max() <= overlap:
+            kept.append(i)
+    return [ranked[i] for i in kept]

@@ -192,25 +192,27 @@ class ClassicalDetector:
         maps = significance_maps(sm, valid, p.scales, signals=p.signals, noise_floor=p.noise_floor)
         return maps, size[0] / w
 
-    def candidates(self, cat: StarCatalog, maps: DiffuseMaps, map_to_input: float, f: float,
-                   shape) -> list[Candidate]:
-        """All scored box candidates of one image, best first (before selection)."""
+    def candidates(self, maps: DiffuseMaps, map_to_input: float, f: float, shape,
+                   ext: StarCatalog, n_stars: int) -> list[Candidate]:
+        """All box candidates of one image with their features, unscored.
+
+        ``ext`` holds the extended (non-star) sources, ``n_stars`` counts the
+        stars. ``benchmarks/tune_classical.py`` builds the scorer's training
+        rows with this same method, so training and detection cannot drift.
+        """
         p = self.params
-        n_stars = int(cat.is_star.sum()) if len(cat) else 0
         img = image_features(maps, n_stars)
         cands = diffuse_candidates(maps, map_to_input, shape, img, levels=p.levels, low=p.low,
                                    high=p.high, min_area=p.min_area, close=p.close,
                                    margin=p.margin, margin_px=p.margin_px, merge_gap=p.merge_gap,
                                    signals=p.cand_signals, unions=p.unions)
-        if len(cat):
-            ext = cat.select(~cat.is_star)
-            cands += compact_candidates(ext.x, ext.y, ext.peak, ext.r50, ext.r_foot, ext.saturated,
-                                        rms=cat.rms, r50_psf=cat.r50_psf, work_scale=f, shape=shape,
-                                        img=img, min_snr=p.compact_min_snr,
-                                        box_scales=p.compact_box_scales, pad=p.compact_pad,
-                                        max_n=p.compact_max)
+        cands += compact_candidates(ext.x, ext.y, ext.peak, ext.r50, ext.r_foot, ext.saturated,
+                                    rms=ext.rms, r50_psf=ext.r50_psf, work_scale=f, shape=shape,
+                                    img=img, min_snr=p.compact_min_snr,
+                                    box_scales=p.compact_box_scales, pad=p.compact_pad,
+                                    max_n=p.compact_max)
         cands += frame_candidate(maps, map_to_input, shape, img)
-        return self.scorer(context_features(cands, maps, map_to_input, shape, img))
+        return context_features(cands, maps, map_to_input, shape, img)
 
     # -------------------------------------------------------------------- API
     def detect(self, image) -> list[Detection]:
@@ -220,18 +222,19 @@ class ClassicalDetector:
         cat, smask, starless = self.remove_stars(work, nodata, f)
         maps, map_per_work = self.diffuse(starless, nodata, f)
         map_to_input = 1.0 / (map_per_work * f)
-        cands = self.candidates(cat, maps, map_to_input, f, image.shape)
+        cands = self.scorer(self.candidates(maps, map_to_input, f, image.shape,
+                                            cat.select(~cat.is_star), int(cat.is_star.sum())))
         kept = select(cands, min_score=self.min_score, max_boxes=p.max_boxes, overlap=p.select_overlap)
         dets = [Detection(c.x0, c.y0, c.x1, c.y1, score=c.score, method=self.name,
                           extras={"kind": c.kind, **{k: round(v, 3) for k, v in c.feats.items()
                                                      if k in ("log_snr", "log_peak", "log_peak_snr")}})
                 for c in kept]
-        self.last_products = self._products(image.shape, starless, smask, maps, dets, map_to_input)
+        self.last_products = self._products(starless, smask, maps)
         self.last_stars = cat
         self.last_candidates = cands
         return dets
 
-    def _products(self, shape, starless, smask, maps, dets, map_to_input):
+    def _products(self, starless, smask, maps):
         """Starless image and masks at the *working* resolution.
 
         That is the image's own size for tiles (up to ``work_max`` px); full

@@ -23,7 +23,8 @@ maximum over widths, and the combined map the maximum over signals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -39,11 +40,10 @@ class DiffuseMaps:
 
     sig: dict                       # signal name -> max-over-scales significance
     valid: np.ndarray               # bool, map pixels with data
-    resid: dict = field(default_factory=dict)  # signal name -> sky-subtracted map
-    noise: dict = field(default_factory=dict)  # signal name -> per-pixel noise of resid
 
-    @property
+    @cached_property
     def combined(self) -> np.ndarray:
+        """Maximum over signals (computed once; the maps are not changed after construction)."""
         maps = list(self.sig.values())
         out = maps[0].copy()
         for m in maps[1:]:
@@ -89,26 +89,19 @@ def significance_maps(rgb: np.ndarray, valid: np.ndarray, scales=(1.0, 2.0, 4.0,
             channels["lum"] = rgb.mean(axis=2)
         if "red" in signals:
             channels["red"] = rgb[:, :, 0] - 0.5 * (rgb[:, :, 1] + rgb[:, :, 2])
-    sig, resid, noise = {}, {}, {}
+    sig = {}
     for name, m in channels.items():
         m = m.astype(np.float32)
         sky = fit_sky_plane(m, ~valid, cells=sky_cells, low_quantile=sky_quantile)
         r = (m - sky) * weight
         best = np.full(m.shape, -np.inf, np.float32)
-        best_noise = np.ones(m.shape, np.float32)
         for s in scales:
             sm = _smooth(r, weight, s)
             n = negative_side_noise(sm[valid]) if valid.any() else 1.0
-            n = max(n, noise_floor)
-            z = sm / n
-            better = z > best
-            best = np.where(better, z, best)
-            best_noise = np.where(better, n, best_noise)
+            best = np.fmax(best, sm / max(n, noise_floor))  # fmax: a NaN never wins, as before
         best[~valid] = 0.0
         sig[name] = best.astype(np.float32)
-        resid[name] = r
-        noise[name] = best_noise
-    return DiffuseMaps(sig=sig, valid=valid, resid=resid, noise=noise)
+    return DiffuseMaps(sig=sig, valid=valid)
 
 
 @dataclass
@@ -122,7 +115,6 @@ class Region:
     area: int            # map pixels
     peak: float          # peak significance
     snr: float           # integrated significance (see find_regions)
-    mask: np.ndarray     # bool, map grid
 
 
 def find_regions(sig: np.ndarray, valid: np.ndarray, *, low: float = 2.5, high: float = 5.0,
@@ -148,13 +140,14 @@ def find_regions(sig: np.ndarray, valid: np.ndarray, *, low: float = 2.5, high: 
         area = int(stats[i, cv2.CC_STAT_AREA])
         if area < min_area:
             continue
-        m = labels == i
-        vals = sig[m]
+        x0, y0 = int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_TOP])
+        x1, y1 = x0 + int(stats[i, cv2.CC_STAT_WIDTH]), y0 + int(stats[i, cv2.CC_STAT_HEIGHT])
+        # Within the component's bounding box: a whole-map comparison per
+        # component was most of a full frame's detection time.
+        vals = sig[y0:y1, x0:x1][labels[y0:y1, x0:x1] == i]
         peak = float(vals.max())
         if peak < high:
             continue
         snr = float(np.sqrt(np.sum(np.maximum(vals, 0.0) ** 2) / 4.0))
-        x0, y0 = int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_TOP])
-        out.append(Region(x0, y0, x0 + int(stats[i, cv2.CC_STAT_WIDTH]),
-                          y0 + int(stats[i, cv2.CC_STAT_HEIGHT]), area, peak, snr, m))
+        out.append(Region(x0, y0, x1, y1, area, peak, snr))
     return sorted(out, key=lambda r: -r.snr)

@@ -144,10 +144,10 @@ def detect_point_sources(resid: np.ndarray, rms: float, mask: np.ndarray | None 
              & (r50 > 1.25 * floor))
     # Saturated: a star's flat core is small compared with its footprint
     # (steep profile); a galaxy or cluster core saturates over a wide plateau.
-    if saturated.any():
-        sat_r = np.sqrt(np.maximum(_saturated_area(raw, x, y, saturation, rmax), 0) / np.pi)
-        star_like = sat_r <= 0.45 * r_foot + 1.0
-        is_star = np.where(saturated, star_like | is_star, is_star)
+    sat = np.flatnonzero(saturated)
+    if sat.size:  # only saturated sources need their plateau measured
+        sat_r = np.sqrt(np.maximum(_saturated_area(raw, x[sat], y[sat], saturation, rmax[sat]), 0) / np.pi)
+        is_star[sat] |= sat_r <= 0.45 * r_foot[sat] + 1.0
     is_star &= ~elong
     return StarCatalog(x=x, y=y, flux=flux, peak=peak, r50=r50, r_foot=r_foot,
                        saturated=saturated, is_star=is_star, r50_psf=r50_psf, rms=float(rms))

@@ -86,3 +86,32 @@ def test_same_stem_inputs_do_not_overwrite_each_other(tmp_path, sky_fits):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["field.json", "field.png", "field.txt", "field_jpg.json", "field_jpg.png", "field_jpg.txt"]
     assert json.loads((out / "field_jpg.json").read_text())["file"].endswith("field.jpg")
+
+
+def test_renamed_stem_reaches_the_detector(tmp_path, sky_fits):
+    # A wrapping detector that writes its own files (identify's <stem>.identify.json)
+    # names them from the image, so the new stem must be on the image itself.
+    import cv2
+
+    from dsodetect.io import read_image, to_uint8
+    from dsodetect.pipeline import run_batch
+
+    path, _ = sky_fits
+    jpg = path.with_suffix(".jpg")
+    cv2.imwrite(str(jpg), to_uint8(read_image(path).display())[:, :, ::-1])
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self):
+            self.seen = []
+
+        def detect(self, image):
+            self.seen.append(image.name)
+            return []
+
+    det = Recorder()
+    report = run_batch([path, jpg], det, tmp_path / "out", ("json",))
+    assert det.seen == ["field", "field_jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["field.json", "field_jpg.json"]
+    assert [r.name for r in report.results] == ["field", "field_jpg"]

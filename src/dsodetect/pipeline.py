@@ -48,11 +48,14 @@ def process_file(path, detector: Detector, out_dir=None, formats=("yolo", "json"
                  extras: bool = False, stem: str | None = None) -> DetectionResult:
     """Read, detect and (if ``out_dir``) write one file. Raises ImageReadError.
 
-    ``stem`` overrides the output file stem (default: the image's).
+    ``stem`` overrides the output file stem (default: the image's). It is set
+    on the image before detection, so every file named after the image (also
+    a wrapping detector's, such as ``<stem>.identify.json``) uses it.
     """
     image = read_image(path)
+    if stem:
+        image.stem = stem
     result = run_detector(detector, image)
-    result.stem = stem
     if out_dir is not None:
         write_outputs(result, out_dir, formats, extras=extras)
     return result

@@ -62,6 +62,9 @@ class Image:
         written by smart-telescope apps); False for linear data (FITS, 16-bit).
     meta : dict
         Format, original dtype, Bayer pattern, etc.
+    stem : str or None
+        Output file stem when it must differ from the file's own (two inputs
+        sharing one, e.g. ``M42.fits`` beside ``M42.jpg``); see :attr:`name`.
     """
 
     data: np.ndarray
@@ -71,6 +74,7 @@ class Image:
     wcs: object | None = None
     stretched: bool = False
     meta: dict = field(default_factory=dict)
+    stem: str | None = None
 
     def __post_init__(self):
         if self.mask is None:
@@ -83,7 +87,9 @@ class Image:
 
     @property
     def name(self) -> str:
-        """File stem (``M42_stack`` for ``M42_stack.fits``) or ``"image"``."""
+        """Output stem: :attr:`stem` if set, else the file's (``M42_stack`` for ``M42_stack.fits``) or ``"image"``."""
+        if self.stem:
+            return self.stem
         return "image" if self.path is None else file_stem(self.path)
 
     def gray(self) -> np.ndarray:

@@ -29,11 +29,10 @@ class DetectionResult:
     detections: list[Detection]
     seconds: float = 0.0
     extras: dict = field(default_factory=dict)  # e.g. starless image, masks
-    stem: str | None = None  # output file stem; default: the image's
 
     @property
     def name(self) -> str:
-        return self.stem or self.image.name
+        return self.image.name
 
     def to_dict(self) -> dict:
         h, w = self.image.shape

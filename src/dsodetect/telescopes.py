@@ -6,7 +6,7 @@ from the frame size) and anything else that needs a telescope's numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 __all__ = ["Preset", "PRESETS", "get_preset", "pixel_scale"]
 
@@ -78,9 +78,6 @@ class Preset:
     @property
     def f_ratio(self) -> float:
         return self.focal_mm / self.aperture_mm
-
-    def with_size(self, width: int, height: int) -> "Preset":
-        return replace(self, width=int(width), height=int(height))
 
 
 #: The built-in presets. IMX462 / IMX178 noise figures are the vendors' curves at

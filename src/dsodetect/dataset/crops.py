@@ -97,7 +97,8 @@ def make_crop_dataset(samples, dst, per_image: int = 8, size: int = 224, seed: i
         h, w = rgb.shape[:2]
         for k, (win, lab) in enumerate(random_crops(rng, h, w, dets, per_image, size, **rules)):
             x0, y0, x1, y1 = win
-            pending.setdefault(s.split or "train", []).append((rgb[y0:y1, x0:x1], lab, f"{s.stem}_{k}"))
+            # A copy, not a view: a view would keep the whole frame alive until the crops are written.
+            pending.setdefault(s.split or "train", []).append((rgb[y0:y1, x0:x1].copy(), lab, f"{s.stem}_{k}"))
     counts = {}
     for split, items in pending.items():
         if balanced:

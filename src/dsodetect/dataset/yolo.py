@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..detection import Detection
-from ..io import IMAGE_SUFFIXES
+from ..io import iter_image_paths
 
 __all__ = ["Sample", "LabelFile", "parse_labels", "read_labels", "write_labels", "label_path_for", "load_samples",
            "find_samples", "read_data_yaml", "write_data_yaml", "ValidationReport", "validate_dataset",
@@ -120,16 +120,14 @@ def write_labels(path, detections, width: int, height: int) -> Path:
     Detections are clipped to the image first; an empty list writes an empty
     file (an image with no object is a valid negative).
     """
+    from ..postprocess import clip_detections
+
     path = Path(path)
     lines = []
-    for d in detections:
-        x0, x1 = max(0.0, d.x0), min(float(width), d.x1)
-        y0, y1 = max(0.0, d.y0), min(float(height), d.y1)
-        if x1 <= x0 or y1 <= y0:
-            continue
+    for d in clip_detections(detections, width, height):
         cls = CLASS_NAMES.index(d.label) if d.label in CLASS_NAMES else 0
-        lines.append(f"{cls} {(x0 + x1) / 2 / width:.6f} {(y0 + y1) / 2 / height:.6f} "
-                     f"{(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}")
+        xc, yc, bw, bh = d.normalized(width, height)
+        lines.append(f"{cls} {xc:.6f} {yc:.6f} {bw:.6f} {bh:.6f}")
     path.write_text("\n".join(lines) + ("\n" if lines else ""))
     return path
 
@@ -144,10 +142,6 @@ def label_path_for(image: Path) -> Path:
     else:
         return image.with_suffix(".txt")
     return Path(*parts).with_suffix(".txt")
-
-
-def _is_image(p: Path) -> bool:
-    return p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)
 
 
 def read_data_yaml(path) -> dict:
@@ -212,7 +206,7 @@ def find_samples(root) -> list[Sample]:
             dirs = [(p / "images", _SPLIT_ALIASES[p.name]) for p in subs] or [(root, None)]
     samples, seen = [], set()
     for d, split in dirs:
-        for img in sorted(p for p in d.rglob("*") if _is_image(p)):
+        for img in iter_image_paths([d], recursive=True):
             if img in seen:
                 continue
             seen.add(img)

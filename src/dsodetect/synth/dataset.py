@@ -28,17 +28,12 @@ def _one(job):
     from .render import write_sample
 
     stem = f"synth{index:07d}"
-    res = write_sample(Path(out) / "images" / stem, size=size, fits=False, labels=False, **cfg, **kw)
-    scene = res["scene"]
-    from ..dataset.yolo import write_labels
-
-    h, w = scene.jpeg.shape[:2]
-    write_labels(Path(out) / "labels" / f"{stem}.txt", scene.labels, w, h)
+    out = Path(out)
+    # One render; each file type goes to its own folder of the data set (images/, labels/, fits/).
+    scene = write_sample(out / "images" / stem, size=size, fits=False, labels=False, **cfg, **kw)["scene"]
+    write_sample(out / "labels" / stem, scene=scene, fits=False, jpeg=False)
     if fits:
-        from astropy.io import fits as afits
-
-        afits.PrimaryHDU(np.moveaxis(scene.linear, -1, 0), header=scene.header).writeto(
-            Path(out) / "fits" / f"{stem}.fits", overwrite=True)
+        write_sample(out / "fits" / stem, scene=scene, jpeg=False, labels=False)
     kinds = [d.extras.get("kind", "") for d in scene.labels]
     return stem, cfg["integration_s"], len(scene.labels), kinds
 

@@ -19,11 +19,7 @@ from .photometry import bv_to_temperature, flux_e_s, temperature_rgb
 from .stars import StarField
 
 __all__ = ["Frame", "SynthObject", "make_galaxy", "make_emission_nebula", "make_reflection_nebula",
-           "make_planetary_nebula", "make_globular_cluster", "make_open_cluster", "KINDS"]
-
-#: Object kinds the simulator renders.
-KINDS = ("galaxy", "emission_nebula", "reflection_nebula", "planetary_nebula", "globular_cluster",
-         "open_cluster")
+           "make_planetary_nebula", "make_globular_cluster", "make_open_cluster"]
 
 # Channel weights (mean 1) of the line emitters as an OSC sensor with a UV/IR cut sees them.
 HALPHA_RGB = np.array([1.9, 0.6, 0.5])      # H-alpha, H-beta, [NII], [SII] + scattered continuum
@@ -66,9 +62,12 @@ class SynthObject:
 
 
 def _window(frame: Frame, x, y, half_w, half_h=None):
+    """``(x0, y0, x1, y1)`` of the frame within ``half_w`` / ``half_h`` of ``(x, y)``; None when empty."""
     half_h = half_w if half_h is None else half_h
     x0, x1 = int(max(0, np.floor(x - half_w))), int(min(frame.width, np.ceil(x + half_w + 1)))
     y0, y1 = int(max(0, np.floor(y - half_h))), int(min(frame.height, np.ceil(y + half_h + 1)))
+    if x1 <= x0 or y1 <= y0:
+        return None
     return x0, y0, x1, y1
 
 
@@ -118,7 +117,7 @@ def make_galaxy(rng, frame: Frame, x, y, *, mag, re_px, q=None, pa=None, bulge_f
     re_b = re_px * float(rng.uniform(0.12, 0.3))
     half = min(6.0 * re_px, 2.0 * max(frame.width, frame.height))
     win = _window(frame, x, y, half)
-    if win[2] <= win[0] or win[3] <= win[1]:
+    if win is None:
         return None
     u, v = _grid(win, x, y, pa)
     bulge = _sersic(u, v, n_b, max(re_b, 0.6), min(1.0, q + 0.3))
@@ -165,26 +164,25 @@ def make_emission_nebula(rng, frame: Frame, x, y, *, radius_px, mu_peak, axis_ra
     dark = bool(rng.random() < 0.5) if dark is None else dark
     half = 3.2 * radius_px
     win = _window(frame, x, y, half)
-    if win[2] <= win[0] or win[3] <= win[1]:
+    if win is None:
         return None
     shape = (win[3] - win[1], win[2] - win[0])
-    coarse = int(np.clip(min(shape) // 48, 1, 8))
     u, v = _grid(win, x, y, pa)
     env = _soft_envelope(u, v, radius_px, radius_px * ar)
-    clouds = np.exp(0.9 * fractal_noise(rng, shape, 3.0, coarse))
-    ridges = (1.0 - np.abs(fractal_noise(rng, shape, 2.6, coarse))) ** 4
-    env_mod = env * np.exp(0.6 * fractal_noise(rng, shape, 3.6, coarse))  # ragged outline
+    clouds = np.exp(0.9 * fractal_noise(rng, shape, 3.0))
+    ridges = (1.0 - np.abs(fractal_noise(rng, shape, 2.6))) ** 4
+    env_mod = env * np.exp(0.6 * fractal_noise(rng, shape, 3.6))  # ragged outline
     dens = env_mod * (0.55 * clouds + 0.9 * ridges)
     ext = None
     if dark:
-        lanes = np.clip(fractal_noise(rng, shape, 3.4, coarse) - 0.6, 0.0, None)
+        lanes = np.clip(fractal_noise(rng, shape, 3.4) - 0.6, 0.0, None)
         trans = np.exp(-2.5 * lanes).astype(np.float32)
         dens = dens * trans
         ext = trans
     dens /= max(float(np.percentile(dens, 99.5)), 1e-12)
     lum = frame.sb_to_e_s(mu_peak) * dens
-    colour = (1 - oiii) * HALPHA_RGB + oiii * OIII_RGB * (env[..., None] ** 0.5) \
-        + oiii * HALPHA_RGB * (1 - env[..., None] ** 0.5)
+    core = env[..., None] ** 0.5  # OIII towards the core, H-alpha outside
+    colour = (1 - oiii) * HALPHA_RGB + oiii * OIII_RGB * core + oiii * HALPHA_RGB * (1 - core)
     light = (lum[..., None] * colour).astype(np.float32)
     obj = SynthObject("emission_nebula", x, y, 2.0 * 2.0 * radius_px, name, np.nan, win, light,
                       params=dict(mu_peak=mu_peak, radius_px=radius_px, oiii=oiii, dark=dark))
@@ -199,13 +197,12 @@ def make_reflection_nebula(rng, frame: Frame, x, y, *, radius_px, mu_peak, name=
     """Blue dust lit by an embedded bright star (the star is a member)."""
     half = 3.0 * radius_px
     win = _window(frame, x, y, half)
-    if win[2] <= win[0] or win[3] <= win[1]:
+    if win is None:
         return None
     shape = (win[3] - win[1], win[2] - win[0])
-    coarse = int(np.clip(min(shape) // 48, 1, 8))
     u, v = _grid(win, x, y, rng.uniform(0, np.pi))
     r = np.sqrt(u ** 2 + (v / rng.uniform(0.5, 1.0)) ** 2)
-    dens = np.exp(-r / (0.6 * radius_px)) * np.exp(0.7 * fractal_noise(rng, shape, 3.2, coarse))
+    dens = np.exp(-r / (0.6 * radius_px)) * np.exp(0.7 * fractal_noise(rng, shape, 3.2))
     dens /= max(float(np.percentile(dens, 99.5)), 1e-12)
     light = (frame.sb_to_e_s(mu_peak) * dens)[..., None] * REFLECTION_RGB
     star = StarField([x], [y], [rng.uniform(6.5, 9.5)], [rng.uniform(-0.2, 0.1)])
@@ -219,7 +216,7 @@ def make_planetary_nebula(rng, frame: Frame, x, y, *, radius_px, mag, name=""):
     q = float(rng.uniform(0.6, 1.0))
     pa = float(rng.uniform(0, np.pi))
     win = _window(frame, x, y, 2.2 * radius_px + 3)
-    if win[2] <= win[0] or win[3] <= win[1]:
+    if win is None:
         return None
     # Render the whole shell then keep the part in the frame so the flux is right.
     full = (int(np.floor(x - 2.2 * radius_px - 3)), int(np.floor(y - 2.2 * radius_px - 3)),
@@ -270,7 +267,7 @@ def make_globular_cluster(rng, frame: Frame, x, y, *, mag, rt_px, m_faint, name=
     frac = float(np.clip(1.0 - resolved, 0.2, 1.0))
     win = _window(frame, x, y, rt_px)
     light = None
-    if win[2] > win[0] and win[3] > win[1]:
+    if win is not None:
         u, v = _grid(win, x, y, 0.0)
         rr = np.sqrt(u ** 2 + v ** 2)
         k = 1.0 / np.sqrt(1.0 + (rt_px / rc) ** 2)

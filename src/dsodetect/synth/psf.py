@@ -7,8 +7,8 @@ import numpy as np
 __all__ = ["moffat_alpha", "moffat_stamps", "add_point_sources"]
 
 
-def moffat_alpha(fwhm: float, beta: float) -> float:
-    """Moffat core width ``alpha`` for a given FWHM and ``beta``."""
+def moffat_alpha(fwhm, beta):
+    """Moffat core width ``alpha`` for a given FWHM and ``beta`` (floats or arrays)."""
     return fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
 
 
@@ -28,7 +28,7 @@ def moffat_stamps(dx, dy, fwhm, beta, ellipticity=0.0, theta=0.0):
     """
     fwhm = np.asarray(fwhm, dtype=np.float32).reshape(-1, 1, 1)
     beta = np.asarray(beta, dtype=np.float32).reshape(-1, 1, 1)
-    alpha = fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+    alpha = moffat_alpha(fwhm, beta)
     c, s = np.cos(theta), np.sin(theta)
     u = dx * c + dy * s
     v = -dx * s + dy * c

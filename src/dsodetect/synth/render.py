@@ -15,7 +15,9 @@ from ..telescopes import Preset, get_preset
 from . import objects as O
 from .catalog import CatalogObject, field_objects, lookup_target
 from .look import AppLook, app_stretch, jpeg_roundtrip, random_look
-from .photometry import bv_to_temperature, flux_e_s, galactic_latitude, temperature_rgb
+from .photometry import (bv_to_temperature, flux_e_s, galactic_latitude, mag_from_surface_brightness,
+                         temperature_rgb)
+from .psf import moffat_alpha
 from .sky import (add_hot_pixels, add_satellite_trail, amp_glow, saturate_and_bleed, sky_background,
                   stack_noise, vignetting)
 from .stars import StarField, random_stars, render_stars, sample_bv
@@ -96,12 +98,12 @@ def _random_objects(rng, frame, kind, m_faint, near_plane=False):
         re = _loguniform(rng, 0.03, 0.18) * side  # arcsec
         q = float(rng.uniform(0.15, 1.0))
         mu_e = rng.uniform(20.0, 22.2)
-        mag = float(mu_e - 2.5 * np.log10(2 * np.pi * re ** 2 * q))
+        mag = float(mag_from_surface_brightness(mu_e, 2 * np.pi * re ** 2 * q))
         out.append(O.make_galaxy(rng, frame, cx, cy, mag=mag, re_px=re / s, q=q))
         for _ in range(int(rng.random() < 0.4)):  # a faint field galaxy
             re2 = _loguniform(rng, 0.004, 0.02) * side
             q2 = float(rng.uniform(0.2, 1.0))
-            mag2 = float(rng.uniform(21.5, 23.5) - 2.5 * np.log10(2 * np.pi * re2 ** 2 * q2))
+            mag2 = float(mag_from_surface_brightness(rng.uniform(21.5, 23.5), 2 * np.pi * re2 ** 2 * q2))
             out.append(O.make_galaxy(rng, frame, rng.uniform(0.05, 0.95) * w, rng.uniform(0.05, 0.95) * h,
                                      mag=mag2, re_px=re2 / s, q=q2))
     elif kind == "emission_nebula":
@@ -115,7 +117,7 @@ def _random_objects(rng, frame, kind, m_faint, near_plane=False):
         out.append(O.make_reflection_nebula(rng, frame, cx, cy, radius_px=r / s, mu_peak=rng.uniform(20.5, 23.5)))
     elif kind == "planetary_nebula":
         r = _loguniform(rng, 0.01, 0.08) * side
-        mag = float(rng.uniform(17.0, 20.5) - 2.5 * np.log10(np.pi * r ** 2))
+        mag = float(mag_from_surface_brightness(rng.uniform(17.0, 20.5), np.pi * r ** 2))
         out.append(O.make_planetary_nebula(rng, frame, cx, cy, radius_px=r / s, mag=mag))
     elif kind == "globular_cluster":
         rt = _loguniform(rng, 0.08, 0.4) * side
@@ -127,7 +129,7 @@ def _random_objects(rng, frame, kind, m_faint, near_plane=False):
     if kind in ("reflection_nebula", "open_cluster", "planetary_nebula", "empty") and near_plane \
             and rng.random() < 0.4:
         out.append(_faint_cloud(rng, frame))  # Milky Way fields are rarely free of faint H-alpha
-    return [o for o in out if o is not None]
+    return out  # may hold None (object outside the frame): render_scene drops them
 
 
 def _faint_cloud(rng, frame):
@@ -263,7 +265,7 @@ def render_scene(preset="vespera", seed: int = 0, integration_s: float = 600.0, 
     dark = preset.dark_e_s
     sky_e = sky[::4, ::4].reshape(-1, 3).mean(axis=0) * t_sub + dark * t_sub + preset.read_noise_e ** 2
     sigma_sky_e = np.sqrt(sky_e / n_subs)  # per channel, per-sub-mean electrons
-    alpha = fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))
+    alpha = moffat_alpha(fwhm, beta)
     peak_frac = (beta - 1) / (np.pi * alpha ** 2)
 
     def faintest(n):
@@ -294,11 +296,12 @@ def render_scene(preset="vespera", seed: int = 0, integration_s: float = 600.0, 
         keep = field_stars.mag <= m_faint  # the rest is below the noise of this stack
         field_stars = StarField(field_stars.x[keep], field_stars.y[keep], field_stars.mag[keep], field_stars.bv[keep])
     star_flux = flux_e_s(field_stars.mag, preset)
+    # Pixel of each field star (clipped to the frame): for the dark lanes and the labels' S/N.
+    fx = np.clip(np.round(field_stars.x).astype(int), 0, width - 1)
+    fy = np.clip(np.round(field_stars.y).astype(int), 0, height - 1)
     for o in objs:
         if o.extinction is not None and len(field_stars):
-            ix = np.clip(np.round(field_stars.x).astype(int), 0, width - 1)
-            iy = np.clip(np.round(field_stars.y).astype(int), 0, height - 1)
-            star_flux = star_flux * o.extinction[iy, ix]
+            star_flux = star_flux * o.extinction[fy, fx]
     all_stars, all_flux = field_stars, star_flux
     for o in objs:
         if o.members is not None and len(o.members):
@@ -337,12 +340,10 @@ def render_scene(preset="vespera", seed: int = 0, integration_s: float = 600.0, 
 
     # --- labels from what is visible at this integration
     # Peak S/N of the field stars, to tell a cluster from the field around it.
-    fx = np.clip(np.round(field_stars.x).astype(int), 0, width - 1)
-    fy = np.clip(np.round(field_stars.y).astype(int), 0, height - 1)
     field_snr = star_flux * t_sub * peak_frac / sigma_map[fy, fx].mean(axis=1) if len(field_stars) else np.zeros(0)
     labels = []
     for o in objs:
-        box = _visible_box(o, sigma_map, t_sub, fwhm, beta, snr_threshold, preset, width, height, field_snr)
+        box = _visible_box(o, sigma_map, t_sub, fwhm, alpha, beta, snr_threshold, preset, width, height, field_snr)
         if box is not None:
             labels.append(to_detection(generous_box(box, width, height), o))
     if len(labels) > 1:
@@ -372,7 +373,7 @@ def render_scene(preset="vespera", seed: int = 0, integration_s: float = 600.0, 
     return Scene(linear, jpeg, jpeg_bytes, labels, header, objs, all_stars, sig_adu, params)
 
 
-def _visible_box(o, sigma_map, t_sub, fwhm, beta, thr, preset, width, height, field_snr=()):
+def _visible_box(o, sigma_map, t_sub, fwhm, alpha, beta, thr, preset, width, height, field_snr=()):
     boxes = []
     if o.light is not None:
         x0, y0, x1, y1 = o.window
@@ -382,7 +383,6 @@ def _visible_box(o, sigma_map, t_sub, fwhm, beta, thr, preset, width, height, fi
         if b is not None:
             boxes.append(b)
     if o.kind in ("globular_cluster", "open_cluster") and o.members is not None:
-        alpha = fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))
         peak = flux_e_s(o.members.mag, preset) * t_sub * (beta - 1) / (np.pi * alpha ** 2)
         ix = np.clip(np.round(o.members.x).astype(int), 0, width - 1)
         iy = np.clip(np.round(o.members.y).astype(int), 0, height - 1)

@@ -14,6 +14,12 @@ _SODIUM_RGB = np.array([1.45, 0.95, 0.60])    # sodium / warm LED light pollutio
 _MOON_RGB = np.array([0.85, 1.00, 1.15])      # scattered sunlight, bluish
 
 
+def _pixel_grid(height: int, width: int):
+    """Row ``(H, 1)`` and column ``(1, W)`` float32 pixel coordinates: they broadcast to the
+    frame, with the same values as a full ``np.mgrid`` without its two full-frame arrays."""
+    return (np.arange(height, dtype=np.float32)[:, None], np.arange(width, dtype=np.float32)[None, :])
+
+
 def sky_background(rng, frame, bortle: int, moon: float = 0.0):
     """Sky light in e-/s/px per channel, ``(H, W, 3)`` float32, with gradients and colour cast.
 
@@ -38,7 +44,7 @@ def sky_background(rng, frame, bortle: int, moon: float = 0.0):
     lp = np.clip((bortle - 2) / 7.0, 0.0, 1.0)
     colour = (1 - lp) * _NATURAL_RGB + lp * _SODIUM_RGB
     level = frame.sb_to_e_s(mu)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = _pixel_grid(h, w)
     diag = float(np.hypot(h, w))
     # Linear gradient towards the horizon / the nearest town.
     phi = rng.uniform(0, 2 * np.pi)
@@ -59,7 +65,7 @@ def sky_background(rng, frame, bortle: int, moon: float = 0.0):
 
 def vignetting(height: int, width: int, strength: float) -> np.ndarray:
     """cos⁴-like illumination falloff, 1 at the centre, ``1 - strength`` at the frame corner."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy, xx = _pixel_grid(height, width)
     r2 = ((xx - width / 2) ** 2 + (yy - height / 2) ** 2) / ((width / 2) ** 2 + (height / 2) ** 2)
     return (1.0 - strength * r2).astype(np.float32)
 
@@ -68,7 +74,7 @@ def amp_glow(height: int, width: int, rate: float, corner: int = 0, full_width: 
     """Amplifier glow (e-/s/px) decaying from one frame corner (0..3)."""
     if rate <= 0:
         return np.zeros((height, width), np.float32)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    yy, xx = _pixel_grid(height, width)
     cx, cy = (0 if corner in (0, 2) else width), (0 if corner in (0, 1) else height)
     scale = 0.12 * (full_width or max(height, width))
     return (rate * np.exp(-np.hypot(xx - cx, yy - cy) / scale)).astype(np.float32)

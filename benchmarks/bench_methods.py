@@ -84,8 +84,7 @@ def bench_dev(method: str, data: Path) -> dict:
 
     detector = get_detector(method)
     images = sorted((data / "images").glob("*.jpg"))
-    truth_n = load_labels(data / "labels")
-    pred, truth, sizes = {}, {}, {}
+    pred, sizes = {}, {}
     t_total = 0.0
     for p in images:
         image = read_image(p)
@@ -95,7 +94,8 @@ def bench_dev(method: str, data: Path) -> dict:
         h, w = image.shape
         sizes[p.stem] = (h, w)
         pred[p.stem] = res.detections
-        truth[p.stem] = [type(d)(d.x0 * w, d.y0 * h, d.x1 * w, d.y1 * h) for d in truth_n.get(p.stem, [])]
+    labels = load_labels(data / "labels", sizes=sizes)
+    truth = {stem: labels.get(stem, []) for stem in sizes}  # an image without a label file has no object
     r = evaluate(pred, truth, sizes=sizes)
     r["images_per_s"] = len(images) / t_total
     return r

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..detection import Detection, boxes_array
+from ..detection import boxes_array
 from ..outputs import read_yolo
 from .metrics import ImageMatch, coco_map, match_image, pr_curve, prf, threshold_sweep
 
@@ -39,7 +39,8 @@ def evaluate(pred: dict, truth: dict, *, iou: float = 0.5, min_score: float | No
     dict
         ``precision, recall, f1, tp, fp, fn`` at ``min_score``; ``best_*``
         from the sweep; ``map50`` and ``map50_95`` (pycocotools);
-        ``per_image`` rows; ``matches`` (for plotting, not JSON).
+        ``per_image`` rows; ``matches`` and ``sweep`` (the full
+        :func:`threshold_sweep`, for plotting; not JSON).
     """
     unknown = sorted(set(pred) - set(truth))
     if unknown:
@@ -72,32 +73,12 @@ def evaluate(pred: dict, truth: dict, *, iou: float = 0.5, min_score: float | No
         "best_precision": sweep["best_precision"], "best_recall": sweep["best_recall"],
         "map50": mp["map50"], "map50_95": mp["map50_95"],
         "missing_predictions": sorted(set(truth) - set(pred)),
-        "per_image": rows, "matches": matches,
+        "per_image": rows, "matches": matches, "sweep": sweep,
     }
 
 
 def _label_dir(folder: Path) -> Path:
     return folder / "labels" if (folder / "labels").is_dir() else folder
-
-
-def _image_size(stem: str, folders) -> tuple[int, int] | None:
-    """``(height, width)`` from a prediction JSON or an image beside the labels."""
-    for folder in folders:
-        js = folder / f"{stem}.json"
-        if js.is_file():
-            try:
-                d = json.loads(js.read_text())
-                return int(d["height"]), int(d["width"])
-            except (ValueError, KeyError, TypeError):
-                pass
-        for sub in (folder / "images", folder):
-            for ext in (".jpg", ".jpeg", ".png"):
-                f = sub / f"{stem}{ext}"
-                if f.is_file():
-                    from PIL import Image as PILImage
-                    with PILImage.open(f) as im:
-                        return im.height, im.width
-    return None
 
 
 def load_labels(folder, *, sizes: dict | None = None) -> dict:
@@ -132,19 +113,9 @@ def evaluate_folders(pred_dir, truth_dir, *, iou: float = 0.5, min_score: float 
     pred_n = load_labels(pred_dir)
     if not pred_n:
         raise ValueError(f"{pred_dir}: no prediction files (<stem>.txt) found")
-    sizes = {}
-    for stem in truth_n:
-        size = _image_size(stem, (pred_dir, truth_dir))
-        if size:
-            sizes[stem] = size
-
-    def scale(dets, stem):
-        h, w = sizes.get(stem, (1, 1))
-        return [Detection(d.x0 * w, d.y0 * h, d.x1 * w, d.y1 * h, d.score) for d in dets]
-
-    truth = {k: scale(v, k) for k, v in truth_n.items()}
-    pred = {k: scale(v, k) for k, v in pred_n.items()}
-    report = evaluate(pred, truth, iou=iou, min_score=min_score, sizes=sizes)
+    # Normalised boxes are scored as they are: IoU does not change under
+    # per-axis scaling, and the COCO figures use the all-areas range.
+    report = evaluate(pred_n, truth_n, iou=iou, min_score=min_score)
     report["pred_dir"], report["truth_dir"] = str(pred_dir), str(truth_dir)
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -153,10 +124,10 @@ def evaluate_folders(pred_dir, truth_dir, *, iou: float = 0.5, min_score: float 
             writer = csv.DictWriter(fh, fieldnames=list(report["per_image"][0]))
             writer.writeheader()
             writer.writerows(report["per_image"])
-        pr_curve(list(report["matches"].values()), out_dir / "pr_curve.png",
+        pr_curve(report["sweep"], out_dir / "pr_curve.png",
                  title=f"{pred_dir.name} vs {truth_dir.name} (IoU {iou})")
         (out_dir / "report.json").write_text(json.dumps(
-            {k: v for k, v in report.items() if k not in ("matches", "per_image")}, indent=2))
+            {k: v for k, v in report.items() if k not in ("matches", "sweep", "per_image")}, indent=2))
     return report
 
 

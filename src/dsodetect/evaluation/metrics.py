@@ -120,20 +120,18 @@ def threshold_sweep(matches: list[ImageMatch]) -> dict:
             "best_precision": float(precision[b]), "best_recall": float(recall[b])}
 
 
-def pr_curve(matches: list[ImageMatch], path, title: str = "") -> None:
-    """Save the precision-recall curve (pooled, every threshold) as a PNG."""
+def pr_curve(sweep: dict, path, title: str = "") -> None:
+    """Save the precision-recall curve of a :func:`threshold_sweep` result as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sweep = threshold_sweep(matches)
     fig, ax = plt.subplots(figsize=(5, 4.2), dpi=120)
     if len(sweep["recall"]):
         ax.plot(np.r_[0, sweep["recall"]], np.r_[sweep["precision"][0], sweep["precision"]],
                 drawstyle="steps-post", lw=2)
-        b = int(np.argmax(sweep["f1"]))
-        ax.plot(sweep["recall"][b], sweep["precision"][b], "o", color="C3",
+        ax.plot(sweep["best_recall"], sweep["best_precision"], "o", color="C3",
                 label=f"best F1 {sweep['best_f1']:.3f} @ score {sweep['best_threshold']:.3g}")
         ax.legend(loc="lower left")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision",

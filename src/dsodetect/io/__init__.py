@@ -3,7 +3,7 @@
 from .image import (IMAGE_SUFFIXES, MAX_PIXELS, Image, ImageReadError, debayer, file_stem,
                     from_array, iter_image_paths, read_image)
 from .stretch import asinh_stretch, auto_stretch, mtf, to_uint8
-from .wcs import tan_wcs
+from .wcs import pixel_angle, tan_wcs
 
 __all__ = ["Image", "ImageReadError", "read_image", "iter_image_paths", "file_stem", "from_array",
-           "debayer", "tan_wcs", "auto_stretch", "asinh_stretch", "to_uint8", "IMAGE_SUFFIXES", "MAX_PIXELS"]
+           "debayer", "tan_wcs", "pixel_angle", "auto_stretch", "asinh_stretch", "mtf", "to_uint8", "IMAGE_SUFFIXES", "MAX_PIXELS"]

@@ -40,8 +40,6 @@ def integration_time(header) -> float | None:
     sub = _number(header, "SUBEXP")
     if sub and count:
         return sub * count
-    if sub and exptime:
-        return exptime
     if exptime and count:
         return exptime * count
     return exptime

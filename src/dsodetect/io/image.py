@@ -75,6 +75,7 @@ class Image:
     stretched: bool = False
     meta: dict = field(default_factory=dict)
     stem: str | None = None
+    _shown: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.mask is None:
@@ -99,13 +100,22 @@ class Image:
         return self.data.mean(axis=2, dtype=np.float32)
 
     def display(self) -> np.ndarray:
-        """Pixels in [0, 1] for viewing or for networks trained on app JPEGs."""
+        """Pixels in [0, 1] for viewing or for networks trained on app JPEGs.
+
+        Computed once per image (every output writer and the live view ask for
+        it) and returned read-only: copy it before drawing on it.
+        """
         from .stretch import auto_stretch
 
-        if self.stretched:
-            return np.clip(self.data, 0.0, 1.0)
-        # Unlinked channels neutralise the sky's colour cast, as the apps do.
-        return auto_stretch(self.data, mask=self.mask, linked=False)
+        if self._shown is None:
+            if self.stretched:
+                shown = np.clip(self.data, 0.0, 1.0)
+            else:
+                # Unlinked channels neutralise the sky's colour cast, as the apps do.
+                shown = auto_stretch(self.data, mask=self.mask, linked=False)
+            shown.flags.writeable = False
+            self._shown = shown
+        return self._shown
 
 
 def file_stem(path) -> str:
@@ -168,6 +178,7 @@ def _check_size(path, width, height, channels=1):
 # --------------------------------------------------------------------------- FITS
 def _read_fits(path: Path) -> Image:
     from astropy.io import fits
+    from astropy.io.fits.hdu.base import BITPIX2DTYPE
 
     try:
         with warnings.catch_warnings():
@@ -202,7 +213,7 @@ def _read_fits(path: Path) -> Image:
             raise ImageReadError(path, "FITS data missing or truncated")
         header = header.copy()
     data = np.asarray(raw, dtype=np.float32)
-    meta = {"format": "fits", "dtype": _BITPIX_DTYPE.get(scaling["bitpix"], str(raw.dtype)), **scaling}
+    meta = {"format": "fits", "dtype": BITPIX2DTYPE.get(scaling["bitpix"], str(raw.dtype)), **scaling}
     if data.ndim == 3:
         # FITS colour cubes are (3, H, W); some tools write (H, W, 3).
         if data.shape[0] == 3:
@@ -216,8 +227,6 @@ def _read_fits(path: Path) -> Image:
             meta["bayer"] = pattern
     return _finish(data, path, header=header, stretched=False, meta=meta)
 
-
-_BITPIX_DTYPE = {8: "uint8", 16: "int16", 32: "int32", 64: "int64", -32: "float32", -64: "float64"}
 
 #: Bayer patterns as written in FITS ``BAYERPAT`` (top-left 2x2 cell, row 0 first).
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")

@@ -54,15 +54,14 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
         m = mtf(target_bkg, np.asarray(med - c0, dtype=np.float64))
         return c0, float(np.clip(m, 1e-4, 0.9999))
 
+    def apply(v, c0, m):
+        return mtf(m, np.clip((v - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0))
+
     if x.ndim == 2 or linked:
-        c0, m = params(sample)
-        y = np.clip((x - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
-        return np.clip(mtf(m, y), 0.0, 1.0).astype(np.float32)
+        return np.clip(apply(x, *params(sample)), 0.0, 1.0).astype(np.float32)
     out = np.empty_like(x)
     for c in range(x.shape[2]):
-        c0, m = params(sample[:, c])
-        y = np.clip((x[:, :, c] - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0)
-        out[:, :, c] = mtf(m, y)
+        out[:, :, c] = apply(x[:, :, c], *params(sample[:, c]))
     return np.clip(out, 0.0, 1.0)
 
 

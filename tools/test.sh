@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh machine, then run it.
-# Idempotent: a second run only runs the tests. Used verbatim by .ci/run.
+# Idempotent: a second run installs nothing new, then runs the tests. Used verbatim by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,10 +23,5 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
-
-# Node packages for the browser tests (playwright-core drives Debian's chromium; no browser download).
-if [ -f tests/e2e/package-lock.json ]; then
-  (cd tests/e2e && npm ci --silent --no-audit --no-fund)
-fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..detection import Detection
+from ..detection import boxes_array
 from ..io import read_image
 from ..pipeline import run_detector
 from .integration import integration_seconds
-from .snr import aperture_snr, background, format_duration
+from .snr import detection_snr, format_duration
 from .tracking import match_boxes
 
 __all__ = ["compare_stacks", "format_comparison", "map_boxes_wcs"]
@@ -35,17 +35,6 @@ def map_boxes_wcs(boxes: np.ndarray, wcs_from, wcs_to) -> np.ndarray:
     x2 = np.asarray(x2).reshape(-1, 4)
     y2 = np.asarray(y2).reshape(-1, 4)
     return np.column_stack([x2.min(1), y2.min(1), x2.max(1), y2.max(1)])
-
-
-def _snr(image, dets: list[Detection]) -> list[float]:
-    from .session import starless_gray
-
-    if not dets:
-        return []
-    gray = starless_gray(image.gray())
-    bkg = background(gray, image.mask)
-    return [float(v) for v in aperture_snr(gray, [d.center[0] for d in dets], [d.center[1] for d in dets],
-                                           [max(2.0, 0.5 * min(d.width, d.height)) for d in dets], bkg=bkg)]
 
 
 def compare_stacks(path_a, path_b, detectors, *, min_iou: float = 0.3, identify=None) -> dict:
@@ -80,9 +69,8 @@ def compare_stacks(path_a, path_b, detectors, *, min_iou: float = 0.3, identify=
         dets.append(found)
         seconds, source = integration_seconds(img.header, img.path)
         out[key] = {"file": str(img.path), "seconds": seconds, "seconds_source": source, "count": len(found)}
-    snr_a, snr_b = _snr(images[0], dets[0]), _snr(images[1], dets[1])
-    boxes_a = np.array([[d.x0, d.y0, d.x1, d.y1] for d in dets[0]]).reshape(-1, 4)
-    boxes_b = np.array([[d.x0, d.y0, d.x1, d.y1] for d in dets[1]]).reshape(-1, 4)
+    snr_a, snr_b = (detection_snr(img, found).tolist() for img, found in zip(images, dets))
+    boxes_a, boxes_b = boxes_array(dets[0]), boxes_array(dets[1])
     if images[0].wcs is not None and images[1].wcs is not None and len(boxes_b):
         boxes_b = map_boxes_wcs(boxes_b, images[1].wcs, images[0].wcs)
         out["aligned_by"] = "wcs"

@@ -61,9 +61,6 @@ class Settler:
         old = self._state.get(path)
         self._state[path] = (old[0], old[1], old[2], complete) if old else (-1, -1, self.clock(), complete)
 
-    def discard(self, path) -> None:
-        self._state.pop(Path(path), None)
-
     def ready(self) -> list[Path]:
         """Files complete now (removed from the watch list); vanished ones are dropped."""
         now = self.clock()

@@ -80,8 +80,6 @@ class Notifier:
             t.join(timeout)
         self._threads = [t for t in self._threads if t.is_alive()]
 
-    close = flush
-
     def _background(self, fn, note) -> None:
         self._threads = [t for t in self._threads if t.is_alive()]
         t = threading.Thread(target=fn, args=(note,), daemon=True)

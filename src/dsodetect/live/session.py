@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from astropy.stats import mad_std
 
 from ..detection import Detection
 from ..io import ImageReadError, read_image, to_uint8
@@ -29,7 +28,7 @@ from ..outputs import write_outputs
 from ..pipeline import run_detector
 from .integration import integration_seconds
 from .notify import Notifier
-from .snr import aperture_snr, background, fit_sqrt_growth, format_duration, time_to_snr
+from .snr import detection_snr, fit_sqrt_growth, format_duration, starless_gray, time_to_snr
 from .store import SessionStore, file_key
 from .tracking import Track, update_tracks
 
@@ -77,27 +76,6 @@ class SessionConfig:
     no_signal_minutes: float = 30.0
     min_iou: float = 0.1
     root: Path | None = None  # watched folder: file keys are relative to it
-
-
-def starless_gray(gray: np.ndarray) -> np.ndarray:
-    """The image with its stars (point sources) replaced by their surroundings.
-
-    A grey-level opening larger than a star gives the image without stars;
-    pixels where the image rises well above it (stars) take the opened value,
-    all others keep their own, so the noise stays that of the stack. Used for
-    the S/N measurements so that a star in an aperture does not pass for a
-    galaxy or nebula.
-    """
-    import cv2
-
-    gray = np.ascontiguousarray(gray, np.float32)
-    size = max(9, int(round(min(gray.shape) / 120)) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    opened = cv2.morphologyEx(gray, cv2.MORPH_OPEN, kernel)
-    resid = gray - opened
-    sigma = float(mad_std(resid)) or 1e-12
-    stars = cv2.dilate((resid > 5 * sigma).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    return np.where(stars, opened, gray)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -160,16 +138,17 @@ class LiveSession:
         if config.target:
             self.store.set_meta("target", config.target)
         self.tracks: list[Track] = []
-        self._replay()
-        self._rewrite_log()
+        stacks = self.store.stacks(status=None)  # decoded once for both
+        self._replay([r for r in stacks if r["status"] == "done"])
+        self._rewrite_log(stacks)
         self.write_snapshot()
         self.send_pending()
 
     # ------------------------------------------------------------ restart
-    def _replay(self) -> None:
-        """Rebuild the tracks from the stored stacks (same result as live)."""
+    def _replay(self, stacks: list[dict]) -> None:
+        """Rebuild the tracks from the stored ``"done"`` stacks (same result as live)."""
         self.tracks = []
-        for rec in self.store.stacks():
+        for rec in stacks:
             dets, snrs = self._stored_detections(rec)
             update_tracks(self.tracks, dets, rec["id"], rec.get("seconds"),
                           min_iou=self.config.min_iou, snr=snrs)
@@ -183,8 +162,9 @@ class LiveSession:
                 snrs.append(d.get("snr"))
         return dets, snrs
 
-    def _rewrite_log(self) -> None:
-        lines = [json.dumps(_log_line(r)) for r in self.store.stacks(status=None)]
+    def _rewrite_log(self, stacks: list[dict]) -> None:
+        """Rewrite the session log from all stored stacks, failed ones included."""
+        lines = [json.dumps(_log_line(r)) for r in stacks]
         _atomic_write(self.dir / "session.jsonl", "".join(line + "\n" for line in lines))
 
     def send_pending(self) -> None:
@@ -249,20 +229,8 @@ class LiveSession:
             all_dets.extend(result.detections)
 
         # S/N of every box and of the target aperture, on a star-removed image.
-        gray = starless_gray(image.gray())
-        boxmask = np.zeros(gray.shape, bool)
-        for d in all_dets:
-            boxmask[int(d.y0):int(np.ceil(d.y1)), int(d.x0):int(np.ceil(d.x1))] = True
-        boxmask |= image.mask
-        bkg = background(gray, boxmask if boxmask.mean() < 0.7 else image.mask)
-        cx, cy, r = w / 2, h / 2, self.config.target_radius * min(w, h)
-        if all_dets:
-            xs = [d.center[0] for d in all_dets]
-            ys = [d.center[1] for d in all_dets]
-            rs = [max(2.0, 0.5 * min(d.width, d.height)) for d in all_dets]
-            snrs = aperture_snr(gray, xs + [cx], ys + [cy], rs + [r], bkg=bkg)
-        else:
-            snrs = aperture_snr(gray, [cx], [cy], [r], bkg=bkg)
+        target_aperture = (w / 2, h / 2, self.config.target_radius * min(w, h))
+        snrs = detection_snr(image, all_dets, extra=[target_aperture], mask_boxes=True)
         det_snr, target_snr = [float(s) for s in snrs[:-1]], float(snrs[-1])
 
         view = self.dir / "view" / f"{image.name}.jpg"
@@ -294,13 +262,22 @@ class LiveSession:
         return StackOutcome(path, "done", stack_id, record, events)
 
     # ------------------------------------------------------------ events
-    def _target_history(self, record=None):
-        recs = self.store.stacks() + ([record] if record else [])
-        return [(r.get("seconds"), r.get("target_snr")) for r in recs if r.get("seconds")]
+    @staticmethod
+    def _target_history(stacks: list[dict]) -> list[tuple]:
+        """``(seconds, target S/N)`` of the stack records with a known integration time."""
+        return [(r.get("seconds"), r.get("target_snr")) for r in stacks if r.get("seconds")]
 
-    def target_eta(self, record=None) -> dict:
-        """S/N growth of the target aperture and when it should reach the threshold."""
-        hist = self._target_history(record)
+    def target_eta(self, stacks: list[dict] | None = None) -> dict:
+        """S/N growth of the target aperture and when it should reach the threshold.
+
+        Parameters
+        ----------
+        stacks : list of dict, optional
+            Stack records to fit; by default the stored ones (read from the store).
+        """
+        return self._history_eta(self._target_history(self.store.stacks() if stacks is None else stacks))
+
+    def _history_eta(self, hist: list[tuple]) -> dict:
         a = fit_sqrt_growth([t for t, _ in hist], [s for _, s in hist]) if hist else None
         need = time_to_snr(a, self.config.snr_threshold)
         now = hist[-1][0] if hist else None
@@ -353,10 +330,11 @@ class LiveSession:
                            "title": f"Target confirmed: {cfg.target or target.label()}",
                            "message": f"{tname} confirmed after {when} as {target.label()} "
                                       f"(score {target.last.score:.2f})"})
-        eta = self.target_eta(record)
+        hist = self._target_history(self.store.stacks() + [record])  # one store read: fit and count
+        eta = self._history_eta(hist)
         record["target_eta"] = eta
         seconds = record["seconds"] or 0
-        n_timed = sum(1 for _ in self._target_history(record))
+        n_timed = len(hist)
         if (target is None and n_timed >= 2 and eta["remaining_seconds"] and not self.store.has_event("eta")
                 and not self.store.has_event("target_confirmed")):
             events.append({"key": "eta", "kind": "eta",
@@ -409,7 +387,7 @@ class LiveSession:
             "updated": time.time(),
             "session_start": self.session_start,
             "target": {"name": cfg.target, "confirmed": confirmed, "snr_threshold": cfg.snr_threshold,
-                       **self.target_eta()},
+                       **self.target_eta(stacks)},
             "methods": [d.name for d in self.detectors],
             "stacks": [{k: s.get(k) for k in ("id", "name", "stem", "width", "height", "seconds",
                                                "seconds_source", "view", "target_snr", "methods",

@@ -56,20 +56,20 @@ class FolderWatcher:
         self.exclude = [Path(e).resolve() for e in exclude]
         self.settler = Settler(settle)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._observer = None
 
     # ---------------------------------------------------------------- events
     def _wanted(self, path: Path) -> bool:
         if not is_candidate(path):
             return False
+        resolved = path.resolve()  # a filesystem walk per call: once per event
         try:
-            rel = path.resolve().relative_to(self.folder)
+            rel = resolved.relative_to(self.folder)
         except ValueError:
             return False
         if not self.recursive and len(rel.parts) != 1:
             return False
-        return not any(path.resolve().is_relative_to(e) for e in self.exclude)
+        return not any(resolved.is_relative_to(e) for e in self.exclude)
 
     def _note(self, path, complete: bool = False) -> None:
         path = Path(path)
@@ -117,9 +117,8 @@ class FolderWatcher:
         return n
 
     # ------------------------------------------------------------------ loop
-    def run(self, *, stop: threading.Event | None = None, timeout: float | None = None) -> None:
+    def run(self, *, stop: threading.Event, timeout: float | None = None) -> None:
         """Watch until ``stop`` is set, ``timeout`` seconds pass or Ctrl-C."""
-        stop = stop or self._stop
         self._start_observer()
         t_end = None if timeout is None else time.monotonic() + timeout
         next_scan = 0.0
@@ -139,6 +138,3 @@ class FolderWatcher:
         finally:
             self._observer.stop()
             self._observer.join(timeout=5)
-
-    def stop(self) -> None:
-        self._stop.set()

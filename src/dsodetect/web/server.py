@@ -65,7 +65,7 @@ def create_app(session_dir, *, poll_interval: float = 0.2):
         Seconds between checks of ``session.json`` for the live stream.
     """
     from fastapi import FastAPI, HTTPException, Request
-    from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+    from fastapi.responses import FileResponse, Response, StreamingResponse
 
     root = Path(session_dir).resolve()
     snapshot = root / "session.json"
@@ -84,12 +84,28 @@ def create_app(session_dir, *, poll_interval: float = 0.2):
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
-    def read_state() -> tuple[int, dict]:
+    empty = json.dumps(_empty_state())
+    # The snapshot last read, shared by every client so that each change is
+    # read and serialised once, not once per open page: (identity, mtime_ns,
+    # JSON text). Identity adds inode and size to the mtime, since a rewrite
+    # within the file system's timestamp granularity keeps the mtime. A tuple
+    # swapped whole: the threadpool (/api/session) and the event loop
+    # (/api/events) both use it.
+    cached = (None, 0, empty)
+
+    def read_state() -> tuple[int, str]:
+        """``(mtime_ns, JSON text)`` of the snapshot (``(0, empty session)`` when unreadable)."""
+        nonlocal cached
         try:
             st = snapshot.stat()
-            return st.st_mtime_ns, json.loads(snapshot.read_text())
+            entry = cached
+            ident = (st.st_mtime_ns, st.st_ino, st.st_size)
+            if ident != entry[0]:
+                # Read after the stat: the text is never older than its stamp.
+                entry = cached = (ident, st.st_mtime_ns, json.dumps(json.loads(snapshot.read_text())))
+            return entry[1], entry[2]
         except (OSError, ValueError):  # not there yet, or being replaced
-            return 0, _empty_state()
+            return 0, empty
 
     def static_file(name: str, media: str):
         path = STATIC / name
@@ -109,7 +125,7 @@ def create_app(session_dir, *, poll_interval: float = 0.2):
 
     @app.get("/api/session")
     def session():
-        return JSONResponse(read_state()[1], headers={"Cache-Control": "no-store"})
+        return Response(read_state()[1], media_type="application/json", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/events")
     async def events(request: Request):
@@ -120,9 +136,8 @@ def create_app(session_dir, *, poll_interval: float = 0.2):
             while not await request.is_disconnected():
                 stamp = snapshot.stat().st_mtime_ns if snapshot.exists() else 0
                 if stamp != last:
-                    stamp, state = read_state()
-                    last = stamp
-                    yield f"event: session\ndata: {json.dumps(state)}\n\n"
+                    last, text = read_state()
+                    yield f"event: session\ndata: {text}\n\n"
                     idle = 0.0
                 elif idle >= 15:
                     yield ": keep-alive\n\n"  # keeps phones' and proxies' connections open

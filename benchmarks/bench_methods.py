@@ -35,18 +35,18 @@ def _frame_worker(method: str, path: str, repeats: int) -> None:
 
     from dsodetect.detectors import get_detector
     from dsodetect.io import read_image
-    from dsodetect.pipeline import run_detector
+    from dsodetect.pipeline import process
 
     t0 = time.perf_counter()
     image = read_image(path)
     t_read = time.perf_counter() - t0
     rss_after_read = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     detector = get_detector(method)
-    run_detector(detector, image)  # warm-up (imports, lazy init)
+    process(image, detector)  # warm-up (imports, lazy init)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        res = run_detector(detector, image)
+        res = process(image, detector)
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"read_s": t_read, "detect_s": float(np.median(times)), "detect_min_s": min(times),
@@ -80,7 +80,7 @@ def bench_dev(method: str, data: Path) -> dict:
     from dsodetect.detectors import get_detector
     from dsodetect.evaluation import evaluate, load_labels
     from dsodetect.io import read_image
-    from dsodetect.pipeline import run_detector
+    from dsodetect.pipeline import process
 
     detector = get_detector(method)
     images = sorted((data / "images").glob("*.jpg"))
@@ -89,7 +89,7 @@ def bench_dev(method: str, data: Path) -> dict:
     for p in images:
         image = read_image(p)
         t0 = time.perf_counter()
-        res = run_detector(detector, image)
+        res = process(image, detector)
         t_total += time.perf_counter() - t0
         h, w = image.shape
         sizes[p.stem] = (h, w)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 import time
 
 import numpy as np
@@ -43,7 +44,8 @@ def main(argv=None) -> int:
     from dsodetect.identify import astrometry_status, identify
     from dsodetect.identify.geometry import object_box
     from dsodetect.telescopes import PRESETS
-    from dsodetect.identify.testfield import render_field
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only sky renderer
+    from identify_testfield import render_field
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="only the first N targets")
@@ -77,10 +79,11 @@ def main(argv=None) -> int:
         det = Detection(cx - sw, cy - sh, cx + sw, cy + sh, score=0.8)
         t0 = time.perf_counter()
         report = identify(field.image("none"), [det], hint=False, timeout=args.timeout)
-        names = det.extras.get("names", [])
+        names = det.extras.get("names", [])  # labels ("Whirlpool Galaxy (M 51)"); ids are the records
+        ids = det.extras.get("ids", [])
         row = dict(target=obj.designation, type=obj.type, size_arcmin=obj.major_arcmin, preset=preset,
-                   solved=report.solution.ok, names=names[:4], top1=bool(names) and names[0] == obj.designation,
-                   listed=obj.designation in names, seconds=round(time.perf_counter() - t0, 2))
+                   solved=report.solution.ok, names=names[:4], top1=bool(ids) and ids[0] == obj.name,
+                   listed=obj.name in ids, seconds=round(time.perf_counter() - t0, 2))
         rows.append(row)
         print(json.dumps(row), flush=True)
     n = len(rows)

@@ -20,6 +20,7 @@ import argparse
 import json
 import statistics
 import sys
+from pathlib import Path
 import time
 
 import numpy as np
@@ -27,7 +28,8 @@ import numpy as np
 
 def main(argv=None) -> int:
     from dsodetect.identify import astrometry_status, solve
-    from dsodetect.identify.testfield import render_field
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only sky renderer
+    from identify_testfield import render_field
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="trials per preset")

@@ -9,7 +9,7 @@ Two sources of stacks:
 
 - ``--synthetic M51`` (default): 1920x1080 linear FITS stacks of one synthetic
   sky (``dsodetect.synth.render_field``, same seed, growing ``integration_s``),
-  with a TAN WCS, so ``--identify dsodetect.identify:identify`` can name them.
+  with a TAN WCS, so ``--identify`` can name them.
 - ``--image PATH``: one real smart-telescope image (e.g. a real-dev tile from
   ../shared) with the extra noise a shorter stack would have added
   (noise ~ 1/sqrt(t)), as 8-bit JPEGs under Seestar-style names (integration
@@ -18,7 +18,7 @@ Two sources of stacks:
 
 Screenshots (desktop, red-light, phone) are written to --shots.
 
-    nice -n 10 .venv/bin/python benchmarks/live_page_demo.py --identify dsodetect.identify:identify --shots docs/img
+    nice -n 10 .venv/bin/python benchmarks/live_page_demo.py --identify --shots docs/img
     nice -n 10 .venv/bin/python benchmarks/live_page_demo.py --image ../shared/data/real-dev/images/443.jpg --target "Horsehead Nebula"
 """
 
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--image", type=Path, help="real image to replay (else a synthetic sky)")
     ap.add_argument("--synthetic", default="M51", help="target of the synthetic sky")
     ap.add_argument("--target", help="expected target (default: the synthetic target)")
-    ap.add_argument("--identify", help="name hook, e.g. dsodetect.identify:identify")
+    ap.add_argument("--identify", action="store_true", help="name objects (OpenNGC, plate solving)")
     ap.add_argument("--method", default="classical")
     ap.add_argument("--stacks", type=int, default=6)
     ap.add_argument("--appear-score", type=float, default=0.3)
@@ -82,7 +82,8 @@ def main() -> None:
     from dsodetect.live import LiveSession, SessionConfig
     from astropy.io import fits
 
-    from dsodetect.live.commands import load_detectors, load_hook
+    from dsodetect.cli import make_identifier
+    from dsodetect.live.commands import load_detectors
     from dsodetect.live.notify import Notifier
     from dsodetect.live.watcher import FolderWatcher
     from dsodetect.web.server import start_in_thread
@@ -100,7 +101,7 @@ def main() -> None:
         config = SessionConfig(session_dir=Path(tmp) / "session", root=folder, target=target,
                                no_signal_minutes=1e9, appear_score=args.appear_score)
         session = LiveSession(config, load_detectors(args.method), notifier=Notifier(desktop=False),
-                              identify=load_hook(args.identify))
+                              identify=make_identifier() if args.identify else None)
         watcher = FolderWatcher(folder, session.process, is_done=session.is_done, exclude=[session.dir])
         stop = threading.Event()
         th = threading.Thread(target=watcher.run, kwargs={"stop": stop}, daemon=True)

@@ -5,9 +5,9 @@ diffuse significance maps) and the cheap one (candidate boxes -> scores ->
 selection). ``cache`` runs the expensive stage once per image and stores the
 maps and the extended-source catalogue; ``sweep`` scores box-stage parameter
 sets on the cache (5-fold cross-validation by source id, the scorer refitted
-in each fold); ``fit`` fits the candidate scorer (``--final --write``: on all
-of real-train, ``min_score`` from the CV, written to the package's
-``scorer_model.json.gz``);
+in each fold); ``fit`` fits the candidate scorer -- that is
+``dsodetect train classical`` (:mod:`dsodetect.train.classical`), kept
+here for the split names;
 ``eval`` runs the whole detector with its defaults (what the CLI does) and
 scores it: greedy one-to-one matching by score at IoU >= 0.5, pooled P/R/F1
 (:mod:`dsodetect.evaluation`).
@@ -31,10 +31,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
 import sys
 import time
-import zlib
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -45,213 +45,16 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from dsodetect.detection import Detection  # noqa: E402
 from dsodetect.detectors.classical import ClassicalDetector, ClassicalParams  # noqa: E402
-from dsodetect.detectors.classical.diffuse import DiffuseMaps  # noqa: E402
-from dsodetect.evaluation import match_image, prf, threshold_sweep  # noqa: E402
-from dsodetect.detection import boxes_array  # noqa: E402
 from dsodetect.io import read_image  # noqa: E402
-from dsodetect.outputs import read_yolo  # noqa: E402
+from dsodetect.train import classical as tc  # noqa: E402
+from dsodetect.train.classical import (build_cache, cache_dir, cross_validate, image_rows,  # noqa: E402
+                                       load_cache, score)
 
 DATA = Path(os.environ.get("DSODETECT_DATA", ROOT.parent / "shared" / "data"))
-CACHE = Path(os.environ.get("CLASSICAL_CACHE", "/tmp/dsodetect-classical-cache"))
-
-
-# ----------------------------------------------------------------------- data
-def source_id(stem: str) -> str:
-    return stem.split("_")[0]
-
-
-def fold_index(stem: str, folds: int = 5) -> int:
-    """Cross-validation fold of an image: by source id, so both copies of a tile share it."""
-    return zlib.crc32(source_id(stem).encode()) % folds
-
-
-def fold_of(stem: str) -> str:
-    return "val" if fold_index(stem) == 0 else "fit"
 
 
 def load_split(split: str, fold: str = "all"):
-    """``[(stem, image_path, truth_boxes_px (N,4), (h, w))]`` for a data folder."""
-    from PIL import Image as PILImage
-
-    folder = DATA / split
-    items = []
-    for img in sorted((folder / "images").glob("*.jpg")):
-        stem = img.stem
-        if fold != "all" and fold_of(stem) != fold:
-            continue
-        with PILImage.open(img) as im:
-            w, h = im.size
-        lab = folder / "labels" / f"{stem}.txt"
-        truth = boxes_array(read_yolo(lab, w, h)) if lab.exists() else np.zeros((0, 4))
-        items.append((stem, img, truth, (h, w)))
-    return items
-
-
-def score(preds: dict, items, min_score: float | None = None) -> dict:
-    """Pooled P/R/F1 (greedy by score at IoU 0.5) + the best-F1 threshold."""
-    matches = []
-    for stem, _, truth, _ in items:
-        p = preds.get(stem, [])
-        matches.append(match_image(boxes_array(p), np.array([d.score for d in p]), truth, 0.5))
-    thr = -np.inf if min_score is None else min_score
-    tp = fp = fn = 0
-    for m in matches:
-        a, b, c = m.counts(thr)
-        tp, fp, fn = tp + a, fp + b, fn + c
-    p, r, f = prf(tp, fp, fn)
-    sw = threshold_sweep(matches)
-    return {"P": p, "R": r, "F1": f, "tp": tp, "fp": fp, "fn": fn,
-            "best_thr": sw["best_threshold"], "best_F1": sw["best_f1"],
-            "best_P": sw["best_precision"], "best_R": sw["best_recall"]}
-
-
-# ---------------------------------------------------------------------- cache
-def _stage_a(args):
-    stem, path, out, overrides = args
-    if out.exists():
-        return stem
-    det = ClassicalDetector(**overrides)
-    image = read_image(path)
-    work, nodata, f = det.prepare(image)
-    cat, smask, starless = det.remove_stars(work, nodata, f)
-    maps, map_per_work = det.diffuse(starless, nodata, f)
-    ext = ~cat.is_star if len(cat) else np.zeros(0, bool)
-    catalog = {f"cat_{k}": getattr(cat, k)[ext] for k in
-               ("x", "y", "flux", "peak", "r50", "r_foot", "saturated")} if len(cat) else {}
-    np.savez_compressed(out, valid=maps.valid, map_to_input=1.0 / (map_per_work * f),
-                        shape=np.array(image.shape), names=np.array(list(maps.sig)),
-                        work_scale=f, r50_psf=cat.r50_psf, rms=cat.rms, n_sources=len(cat),
-                        n_stars=int(cat.is_star.sum()) if len(cat) else 0, **catalog,
-                        **{f"sig_{k}": v.astype(np.float16) for k, v in maps.sig.items()})
-    return stem
-
-
-CACHE_VERSION = 3  # bump when the expensive stage changes
-
-
-def cache_dir(split: str, overrides: dict) -> Path:
-    key = json.dumps(overrides, sort_keys=True) + f"/v{CACHE_VERSION}"
-    return CACHE / f"{split}-{zlib.crc32(key.encode()):08x}"
-
-
-def build_cache(split: str, overrides: dict, jobs: int = 2) -> Path:
-    d = cache_dir(split, overrides)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "params.json").write_text(json.dumps(overrides, sort_keys=True))
-    items = load_split(split)
-    tasks = [(stem, path, d / f"{stem}.npz", overrides) for stem, path, _, _ in items]
-    t0 = time.time()
-    with Pool(jobs) as pool:
-        for i, _ in enumerate(pool.imap_unordered(_stage_a, tasks, chunksize=4)):
-            if (i + 1) % 100 == 0:
-                print(f"  {i + 1}/{len(tasks)} ({time.time() - t0:.0f} s)", file=sys.stderr)
-    return d
-
-
-def load_cache(d: Path, items):
-    out = {}
-    for stem, *_ in items:
-        z = np.load(d / f"{stem}.npz")
-        sig = {str(n): z[f"sig_{n}"].astype(np.float32) for n in z["names"]}
-        entry = {"maps": DiffuseMaps(sig=sig, valid=z["valid"]), "m2i": float(z["map_to_input"]),
-                 "shape": tuple(int(v) for v in z["shape"])}
-        for k in ("work_scale", "r50_psf", "rms", "n_sources", "n_stars"):
-            if k in z:
-                entry[k] = float(z[k])
-        entry["cat"] = {k[4:]: z[k] for k in z.files if k.startswith("cat_")}
-        out[stem] = entry
-    return out
-
-
-# ----------------------------------------------------------------- candidates
-from dsodetect.detectors.classical.candidates import select  # noqa: E402
-from dsodetect.detectors.classical.stars import StarCatalog  # noqa: E402
-from dsodetect.detectors.classical.scorer import (MODEL_PATH, SEEDS,  # noqa: E402
-                                                  CandidateScorer, feature_matrix, fit_scorer)
-from dsodetect.postprocess import box_iou  # noqa: E402
-
-
-def candidates_for(e, p: ClassicalParams):
-    """The detector's candidates of one cached image, with their features (unscored)."""
-    cat = e["cat"]
-    zero = np.zeros(0)
-    ext = StarCatalog(*(cat.get(k, zero) for k in ("x", "y", "flux", "peak", "r50", "r_foot")),
-                      saturated=cat.get("saturated", zero).astype(bool),
-                      is_star=np.zeros(len(cat.get("x", zero)), bool), r50_psf=e["r50_psf"], rms=e["rms"])
-    return ClassicalDetector(params=p).candidates(e["maps"], e["m2i"], e["work_scale"], e["shape"],
-                                                  ext, int(e.get("n_stars", 0)))
-
-
-def best_iou(cands, truth):
-    """Each candidate's highest IoU with a true box (0 without truth)."""
-    if not cands or len(truth) == 0:
-        return np.zeros(len(cands))
-    return box_iou(np.array([c.box for c in cands]), truth).max(axis=1)
-
-
-def image_rows(cached, items, p: ClassicalParams):
-    """``{stem: (candidates, feature matrix, best IoU)}`` for every image."""
-    rows = {}
-    for stem, _, truth, _ in items:
-        cands = candidates_for(cached[stem], p)
-        rows[stem] = (cands, feature_matrix(cands), best_iou(cands, truth))
-    return rows
-
-
-def predict(rows, items, p: ClassicalParams, scorer: CandidateScorer):
-    preds = {}
-    for stem, *_ in items:
-        cands = scorer(rows[stem][0])
-        kept = select(cands, min_score=0.0, max_boxes=p.max_boxes, overlap=p.select_overlap)
-        preds[stem] = [Detection(*c.box, score=c.score, extras={"kind": c.kind}) for c in kept]
-    return preds
-
-
-def fit_on(rows, items, seeds=SEEDS):
-    return fit_scorer([rows[s][1] for s, *_ in items], [rows[s][2] for s, *_ in items], seeds=seeds)
-
-
-def cross_validate(rows, items, p: ClassicalParams, folds=5, seeds=SEEDS):
-    """Out-of-fold predictions: fit on 4/5 of the source ids, predict the rest."""
-    oof = {}
-    for k in range(folds):
-        tr = [it for it in items if fold_index(it[0], folds) != k]
-        te = [it for it in items if fold_index(it[0], folds) == k]
-        oof.update(predict(rows, te, p, CandidateScorer(fit_on(rows, tr, seeds))))
-    return oof
-
-
-def run_fit(split, p: ClassicalParams, final=False, seeds=SEEDS):
-    """Fit the scorer. ``final``: on all of ``split`` (5-fold CV by id picks min_score)."""
-    items_fit = load_split(split, "fit")
-    items_val = load_split(split, "val")
-    items_all = items_fit + items_val
-    cached = load_cache(cache_dir(split, {}), items_all)
-    rows = image_rows(cached, items_all, p)
-    if not final:
-        model = fit_on(rows, items_fit, seeds)
-        scorer = CandidateScorer(model)
-        for name, items in (("fit", items_fit), ("val", items_val)):
-            res = score(predict(rows, items, p, scorer), items)
-            print(f"{name}: best F1 {res['best_F1']:.3f} @ {res['best_thr']:.3f} "
-                  f"(P {res['best_P']:.3f} R {res['best_R']:.3f}); F1@0 {res['F1']:.3f}")
-        return model
-    oof = cross_validate(rows, items_all, p, seeds=seeds)
-    cv = score(oof, items_all)
-    thr = round(cv["best_thr"], 2)
-    cvt = score(oof, items_all, min_score=thr)
-    print(f"5-fold CV by id ({len(items_all)} images): best F1 {cv['best_F1']:.3f} @ {cv['best_thr']:.3f} "
-          f"-> min_score {thr}: P {cvt['P']:.3f} R {cvt['R']:.3f} F1 {cvt['F1']:.3f} "
-          f"(TP {cvt['tp']} FP {cvt['fp']} FN {cvt['fn']})")
-    model = fit_on(rows, items_all, seeds)
-    res = score(predict(rows, items_all, p, CandidateScorer(model)), items_all, min_score=thr)
-    print(f"  fitted on all, in-sample at min_score {thr}: P {res['P']:.3f} R {res['R']:.3f} "
-          f"F1 {res['F1']:.3f}")
-    model.update(min_score=thr, trained_on=f"{split} ({len(items_all)} images, "
-                 f"{sum(len(r[0]) for r in rows.values())} candidates)",
-                 cv={k: round(float(cvt[k]), 4) for k in ("P", "R", "F1")}, seeds=list(seeds),
-                 fitted=time.strftime("%Y-%m-%d"))
-    return model
+    return tc.load_split(DATA / split, fold)
 
 
 # ---------------------------------------------------------------------- sweep
@@ -265,7 +68,7 @@ GRID = {
 def sweep(split, grid, base: ClassicalParams):
     """5-fold CV (by source id) F1 of the box stage for every combination in ``grid``."""
     items = load_split(split)
-    cached = load_cache(cache_dir(split, {}), items)
+    cached = load_cache(cache_dir(DATA / split, {}), items)
     keys = list(grid)
     results = []
     for values in itertools.product(*(grid[k] for k in keys)):
@@ -361,25 +164,21 @@ def main(argv=None):
     ap.add_argument("--pred-dir", help="write x0 y0 x1 y1 score per image here (eval)")
     ap.add_argument("--final", action="store_true",
                     help="fit: on all of the split, min_score from 5-fold CV by source id")
-    ap.add_argument("--write", action="store_true",
-                    help="fit: store the model in the package (scorer_model.json.gz)")
     a = ap.parse_args(argv)
     overrides = {}
     for s in a.set:
         k, v = s.split("=", 1)
         overrides[k] = json.loads(v)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if a.command == "cache":
-        d = build_cache(a.split, overrides, a.jobs)
+        d = build_cache(DATA / a.split, overrides, a.jobs)
         print(f"cache: {d}")
     elif a.command == "sweep":
         grid = json.loads(a.grid) if a.grid else GRID
         sweep(a.split, grid, ClassicalParams().updated(**overrides))
     elif a.command == "fit":
-        p = ClassicalParams().updated(**overrides)
-        model = run_fit(a.split, p, final=a.final)
-        if a.write:
-            CandidateScorer.save(model, MODEL_PATH)
-            print(f"model written to {MODEL_PATH} ({MODEL_PATH.stat().st_size / 1e3:.0f} kB)")
+        tc.run_fit(DATA / a.split, ClassicalParams().updated(**overrides), final=a.final, jobs=a.jobs)
+        print("to write a model: dsodetect train classical --data <folder> --final")
     else:
         run_eval(a.split, a.fold, overrides, a.jobs, a.sheet, a.pred_dir)
 

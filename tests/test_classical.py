@@ -108,9 +108,11 @@ def test_registry_and_interface():
 def test_products_after_detect(detector):
     rgb, _ = make_sky(seed=1)
     img = as_image(add_nebula(rgb, 320, 300, 90, 60))
-    detector.detect(img)
-    prod = detector.last_products
+    res = detector.detect(img)
+    prod = {k: p.data for k, p in res.products.items()}
     assert set(prod) >= {"starless", "star_mask", "diffuse_mask"}
+    assert {k: p.kind for k, p in res.products.items()} == {"starless": "image", "star_mask": "mask",
+                                                            "diffuse_mask": "mask"}
     assert prod["starless"].shape == img.data.shape and prod["starless"].dtype == np.float32
     assert prod["star_mask"].shape == img.shape and prod["star_mask"].dtype == bool
     assert prod["diffuse_mask"].shape == img.shape and prod["diffuse_mask"].dtype == bool
@@ -120,9 +122,10 @@ def test_products_after_detect(detector):
 def test_stars_are_removed_and_not_detected(detector):
     rgb, (x, y, amp) = make_sky(seed=2)
     img = as_image(rgb)
-    dets = detector.detect(img)
-    mask = detector.last_products["star_mask"]
-    starless = detector.last_products["starless"]
+    res = detector.detect(img)
+    dets = res.detections
+    mask = res.products["star_mask"].data
+    starless = res.products["starless"].data
     bright = amp > 10 * NOISE
     xi, yi = np.round(x[bright]).astype(int), np.round(y[bright]).astype(int)
     assert mask[yi, xi].mean() > 0.95, "bright stars must be masked"
@@ -138,21 +141,23 @@ def test_stars_are_removed_and_not_detected(detector):
 def test_pure_star_field_gives_no_confident_detection(detector):
     for seed in (3, 4):
         rgb, _ = make_sky(seed=seed, n_stars=1200)
-        dets = detector.detect(as_image(rgb))
+        res = detector.detect(as_image(rgb))
+        dets = res.detections
         assert not [d for d in dets if d.score >= 0.5]
 
 
 def test_compact_galaxy_is_not_taken_for_a_star(detector):
     rgb, _ = make_sky(seed=5, n_stars=500)
     rgb = add_galaxy(rgb, 400.0, 250.0, re=5.0, amp=0.6)
-    detector.detect(as_image(rgb))
-    cat = detector.last_stars
+    img = as_image(rgb)
+    res = detector.detect(img)
+    cat = detector.remove_stars(*detector.prepare(img))[0]
     d = np.hypot(cat.x - 400, cat.y - 250)
     i = int(np.argmin(d))
     assert d[i] < 3, "the galaxy must be detected as a source"
     assert not cat.is_star[i], "an extended source must not be classed as a star"
-    assert not detector.last_products["star_mask"][250, 400], "the galaxy must stay in the image"
-    assert detector.last_products["starless"][250, 400].mean() > SKY + 0.3
+    assert not res.products["star_mask"].data[250, 400], "the galaxy must stay in the image"
+    assert res.products["starless"].data[250, 400].mean() > SKY + 0.3
 
 
 # ------------------------------------------------------------------ diffuse
@@ -160,13 +165,14 @@ def test_compact_galaxy_is_not_taken_for_a_star(detector):
 def test_extended_nebula_is_detected(detector, seed, cx, cy, sx, sy):
     rgb, _ = make_sky(seed=seed)
     img = as_image(add_nebula(rgb, cx, cy, sx, sy, amp=0.05))
-    dets = detector.detect(img)
+    res = detector.detect(img)
+    dets = res.detections
     assert dets, "the nebula must be found"
     best = max(dets, key=lambda d: d.score)
     iou = box_iou(boxes_array([best]), true_box(cx, cy, sx, sy))[0, 0]
     assert iou >= 0.5, (best, true_box(cx, cy, sx, sy))
     assert best.score >= detector.min_score
-    assert detector.last_products["diffuse_mask"][int(cy), int(cx)]
+    assert res.products["diffuse_mask"].data[int(cy), int(cx)]
 
 
 def test_black_wedge_is_no_data_and_not_detected(detector):
@@ -180,7 +186,8 @@ def test_black_wedge_is_no_data_and_not_detected(detector):
     nd = nodata_mask(img.data)
     assert nd[wedge | band].mean() > 0.97
     assert nd[~(wedge | band)].mean() < 0.02
-    dets = detector.detect(img)
+    res = detector.detect(img)
+    dets = res.detections
     assert not [d for d in dets if d.score >= 0.5]
 
 
@@ -212,23 +219,25 @@ def test_full_frame_linear_runs():
     data[:, :, 1] += 0.3 * neb
     img = Image(data=data, stretched=False)
     det = ClassicalDetector()
-    dets = det.detect(img)
+    res = det.detect(img)
+    dets = res.detections
     assert isinstance(dets, list)
     for d in dets:
         assert 0 <= d.x0 < d.x1 <= w and 0 <= d.y0 < d.y1 <= h
         assert 0.0 <= d.score <= 1.0
     # Products come at the working resolution: work_max px on the long side.
-    sh, sw = det.last_products["star_mask"].shape
+    sh, sw = res.products["star_mask"].data.shape
     assert sw == det.params.work_max and abs(sh - h * sw / w) <= 1
-    assert det.last_products["starless"].shape == (sh, sw, 3)
+    assert res.products["starless"].data.shape == (sh, sw, 3)
 
 
 def test_mono_image_runs(detector):
     rgb, _ = make_sky(seed=12)
     gray = add_nebula(rgb, 320, 320, 100, 80).mean(axis=2)
-    dets = detector.detect(as_image(gray))
+    res = detector.detect(as_image(gray))
+    dets = res.detections
     assert isinstance(dets, list)
-    assert detector.last_products["starless"].shape == gray.shape
+    assert res.products["starless"].data.shape == gray.shape
 
 
 # ------------------------------------------------------------------ StarNet
@@ -268,11 +277,12 @@ def test_starnet_subprocess_glue(monkeypatch, tmp_path):
     assert det._starnet.binary == exe.resolve()
     rgb, _ = make_sky(h=256, w=256, n_stars=150, seed=13)
     rgb = add_nebula(rgb, 128, 128, 40, 30, amp=0.08)
-    dets = det.detect(as_image(rgb))
+    res = det.detect(as_image(rgb))
+    dets = res.detections
     called = (tmp_path / "called.txt").read_text().splitlines()
     assert called[0] == str(tmp_path)  # run from the binary's folder (weights live there)
     assert called[1].endswith("starless.tif")
-    starless = det.last_products["starless"]
+    starless = res.products["starless"].data
     assert starless.shape == rgb.shape
     assert starless.max() < np.clip(rgb, 0, 1).max()  # star peaks flattened
     assert isinstance(dets, list)

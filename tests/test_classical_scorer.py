@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dsodetect.detectors.classical.candidates import Candidate
-from dsodetect.detectors.classical.scorer import (FEATURE_NAMES, MODEL_PATH, CandidateScorer,
+from dsodetect.detectors.classical.scorer import (FEATURE_NAMES, MODEL_NAME, CandidateScorer,
                                                   combine_scores, feature_matrix, fit_scorer)
 
 
@@ -72,7 +72,8 @@ def test_fit_save_load_and_score(tmp_path):
 
 
 def test_model_fitted_on_other_features_is_refused():
-    model = CandidateScorer.load(MODEL_PATH)
+    from dsodetect.models import model_path
+    model = CandidateScorer.load(model_path(MODEL_NAME))
     model["features"] = model["features"][:-1]
     with pytest.raises(ValueError, match="refit"):
         CandidateScorer(model)

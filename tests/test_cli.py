@@ -111,7 +111,7 @@ def test_renamed_stem_reaches_the_detector(tmp_path, sky_fits):
             return []
 
     det = Recorder()
-    report = run_batch([path, jpg], det, tmp_path / "out", ("json",))
+    report = run_batch([path, jpg], det, out_dir=tmp_path / "out", formats=("json",))
     assert det.seen == ["field", "field_jpg"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["field.json", "field_jpg.json"]
     assert [r.name for r in report.results] == ["field", "field_jpg"]

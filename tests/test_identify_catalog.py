@@ -62,7 +62,7 @@ def test_distance_only_where_the_catalog_gives_it():
 
 def test_describe_uses_catalog_facts():
     line = describe(lookup("M 51"))
-    assert line.startswith("M 51 (NGC 5194, Whirlpool Galaxy): Galaxy")
+    assert line.startswith("Whirlpool Galaxy (M 51, NGC 5194): Galaxy")  # the common name leads
     assert "Canes Venatici" in line and "magnitude 8.4" in line
     assert "should show" in describe_missing(lookup("M 65"))
     assert format_radec(202.47, 47.19).startswith("13h29m")

@@ -8,9 +8,9 @@ from astropy.io import fits
 from typer.testing import CliRunner
 
 from dsodetect.detection import Detection
-from dsodetect.identify import IdentifyDetector, identify, lookup, match_score, solve
+from dsodetect.identify import identify, lookup, match_score, solve
 from dsodetect.identify.geometry import object_box
-from dsodetect.identify.testfield import make_wcs
+from identify_testfield import make_wcs
 from dsodetect.io import from_array, read_image
 
 W, H, SCALE = 640, 900, 4.0  # 43' x 60' field, small enough to be fast
@@ -80,7 +80,7 @@ def test_given_wcs_overrides_and_flipped_frames_still_name(tmp_path):
     det = _box("M 51", wcs, grow=1.1)
     report = identify(image, [det], wcs=wcs)
     assert report.solution.source == "given"
-    assert det.extras["names"][0] == "M 51"
+    assert det.extras["names"][0] == "Whirlpool Galaxy (M 51)" and det.extras["ids"][0] == "NGC5194"
     assert "NGC 5195" in det.extras["names"]  # the companion lies inside the box
 
 
@@ -135,7 +135,7 @@ def test_cli_identify_with_prediction_folder(tmp_path):
     assert (out / "leo.identify.png").stat().st_size > 1000
 
 
-def test_identify_detector_wrapper_puts_names_into_pipeline_outputs(tmp_path):
+def test_pipeline_identify_stage_puts_names_into_outputs(tmp_path):
     from dsodetect.pipeline import process_file
 
     path, wcs = _leo_fits(tmp_path)
@@ -146,17 +146,19 @@ def test_identify_detector_wrapper_puts_names_into_pipeline_outputs(tmp_path):
         def detect(self, image):
             return [_box("M 65", image.wcs)]
 
-    det = IdentifyDetector(Fake(), out_dir=tmp_path / "out")
-    result = process_file(path, det, tmp_path / "out", formats=("json", "png"))
+    result = process_file(path, Fake(), identifier=identify, out_dir=tmp_path / "out", formats=("json", "png"))
     assert result.detections[0].extras["names"][0] == "M 65"
+    assert result.identification.solution.ok
     saved = json.loads((tmp_path / "out" / "leo.json").read_text())
     assert saved["detections"][0]["extras"]["names"][0] == "M 65"
     report = json.loads((tmp_path / "out" / "leo.identify.json").read_text())
     assert "M 66" in [m["name"] for m in report["missing"]]
 
 
-def test_identify_detector_reports_unsolvable_images_and_goes_on(tmp_path):
-    msgs = []
+def test_pipeline_identify_stage_reports_unsolvable_images_and_goes_on(tmp_path):
+    from functools import partial
+
+    from dsodetect.pipeline import process
 
     class Fake:
         name = "fake"
@@ -164,9 +166,10 @@ def test_identify_detector_reports_unsolvable_images_and_goes_on(tmp_path):
         def detect(self, image):
             return [Detection(5, 5, 30, 30, score=0.5)]
 
-    det = IdentifyDetector(Fake(), on_message=msgs.append, timeout=5)
     image = from_array(np.random.default_rng(4).normal(100, 1, (120, 160)).astype(np.float32), name="noise")
-    out = det.detect(image)
-    assert len(out) == 1 and "names" not in out[0].extras
-    assert len(msgs) == 1 and "not identified" in msgs[0] and "\n" not in msgs[0]
-    assert not det.last_report.solution.ok
+    result = process(image, Fake(), identifier=partial(identify, timeout=5), out_dir=tmp_path)
+    assert len(result.detections) == 1 and "names" not in result.detections[0].extras
+    assert not result.identification.solution.ok
+    msg = result.identification.solution.message
+    assert msg and "\n" not in msg
+    assert (tmp_path / "noise.identify.json").is_file()

@@ -10,7 +10,7 @@ import pytest
 from dsodetect.detection import Detection
 from dsodetect.identify import Hint, astrometry_status, identify, lookup, solve
 from dsodetect.identify.geometry import pixel_scale
-from dsodetect.identify.testfield import _add_gaussian, render_field
+from identify_testfield import _add_gaussian, render_field
 from dsodetect.io import from_array
 
 _OK, _WHY = astrometry_status()

@@ -48,9 +48,55 @@ def test_integration_falls_back_to_file_name_then_file_times(tmp_path):
     plain = tmp_path / "live.jpg"
     plain.write_bytes(b"x")
     mtime = plain.stat().st_mtime
-    assert integration_seconds(None, plain, session_start=mtime - 300) == pytest.approx((300.0, "file-times"))
+    assert integration_seconds(None, plain, session_start=mtime - 300) == pytest.approx((300.0, "estimated"))
     assert integration_seconds(None, plain) == (None, "unknown")
     assert integration_seconds(None, plain, session_start=mtime + 10) == (None, "unknown")
+
+
+def test_header_exptime_of_one_sub_frame_defers_to_the_seestar_name(tmp_path):
+    seestar = tmp_path / "Stacked_210_NGC 6992_10.0s_IRCUT_20231009-211612.fit"
+    seestar.write_bytes(b"x")
+    assert integration_seconds(fits.Header({"EXPTIME": 10.0}), seestar) == (2100.0, "filename")
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("M42_1800s.jpg", 1800.0), ("M42_30min.jpg", 1800.0), ("M42_1.5h.fits", 5400.0), ("M42_1.5h.fits.gz", 5400.0),
+    ("M42_120x10s.jpg", 1200.0), ("stack_2h30m.fits", 9000.0), ("M42 (900s).png", 900.0),
+    ("M42_1800.jpg", None), ("s0.fits", None), ("M 51.fits", None), ("img_20231012.jpg", None),
+    ("NGC7000_vespera.fits.gz", None),
+])
+def test_names_that_state_the_time_with_a_unit(name, expected):
+    assert name_integration(name) == expected
+
+
+def test_dwarf_shotsinfo_sidecar(tmp_path):
+    import json
+
+    from dsodetect.live.integration import sidecar_integration
+
+    stack = tmp_path / "DWARF_RAW_TELE_IC 1396_EXP_60_GAIN_60_2024-09-01" / "stacked-16_IC 1396.fits"
+    stack.parent.mkdir()
+    stack.write_bytes(b"x")
+    assert sidecar_integration(stack) is None
+    (stack.parent / "shotsInfo.json").write_text(json.dumps(
+        {"DEC": 57.49, "RA": 21.65, "exp": "60", "shotsStacked": 209, "shotsTaken": 215, "target": "IC 1396"}))
+    assert integration_seconds(None, stack) == (60.0 * 209, "sidecar")
+    (stack.parent / "shotsInfo.json").write_text("{not json")
+    assert integration_seconds(None, stack) == (None, "unknown")
+
+
+def test_session_clock_never_goes_backwards():
+    from dsodetect.live.integration import SessionClock, describe_time, is_known
+
+    clock = SessionClock()
+    assert clock.update(None, "unknown") == (None, "unknown")
+    assert clock.update(900.0, "header") == (900.0, "header")
+    assert clock.update(120.0, "estimated") == (900.0, "held")  # M42_1800.jpg after a 15-minute FITS
+    assert clock.update(None, "unknown") == (900.0, "held")
+    assert clock.update(1800.0, "filename") == (1800.0, "filename")
+    assert describe_time(900.0, "held") == "at least 15 min"
+    assert "estimated" in describe_time(120.0, "estimated")
+    assert is_known("header") and is_known("sidecar") and not is_known("estimated") and not is_known("held")
 
 
 # ------------------------------------------------------------------ S/N

@@ -8,6 +8,7 @@ outputs (see README). Subsystems add their own commands through a
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,7 +30,7 @@ app = typer.Typer(
 COMMAND_MODULES: list[str] = [
     "dsodetect.synth.commands", "dsodetect.dataset.commands",
     "dsodetect.identify.commands",
-    "dsodetect.live.commands", "dsodetect.web.commands",
+    "dsodetect.live.commands", "dsodetect.web.commands", "dsodetect.train.commands",
 ]
 
 
@@ -61,16 +62,29 @@ def _parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
+def _method_help() -> str:
+    from .detectors import available_methods
+
+    return " | ".join(available_methods())
+
+
 @app.command()
 def detect(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders (FITS, JPEG, PNG, TIFF).")],
-    method: Annotated[str, typer.Option("--method", "-m", help="classical | yolo | xai | pix2pix")] = "classical",
+    method: Annotated[str, typer.Option("--method", "-m", help="Detection method: " + _method_help()
+                                        + " (see 'dsodetect methods').")] = "yolo",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("results"),
     format: Annotated[str, typer.Option("--format", "-f",
                                         help="Comma-separated outputs: yolo (txt), json, png.")] = "yolo,json,png",
-    min_score: Annotated[float, typer.Option(help="Drop detections scoring below this.")] = 0.0,
-    star_remover: Annotated[str, typer.Option(help="classical method: 'builtin' or 'starnet' (StarNet++ binary).")] = "builtin",
-    save_extras: Annotated[bool, typer.Option("--save-extras", help="Also write starless image / masks where the method makes them.")] = False,
+    min_score: Annotated[Optional[float], typer.Option(help="Drop detections scoring below this "
+                                                       "(the method's own threshold applies in any case).")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="A method option NAME=VALUE "
+                                                        "(repeatable; 'dsodetect methods' lists them).")] = None,
+    star_remover: Annotated[Optional[str], typer.Option(help="Shortcut for --option star_remover=... "
+                                                        "(classical: 'builtin' or 'starnet').")] = None,
+    tiling: Annotated[str, typer.Option(help="auto (tile frames larger than the method's tiles) | on | off.")] = "auto",
+    save_extras: Annotated[bool, typer.Option("--save-extras", help="Also write the method's products "
+                                              "(heatmap, starless image, masks).")] = False,
     identify: Annotated[bool, typer.Option("--identify", help="Name objects from OpenNGC (header WCS, else offline astrometry.net plate solving).")] = False,
     solve_timeout: Annotated[float, typer.Option(help="--identify: seconds allowed for one plate solve.")] = 60.0,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
@@ -84,51 +98,85 @@ def detect(
     Exit status is 0 when every file was processed, 1 when some failed,
     2 on usage errors.
     """
-    from .detectors import MethodUnavailable, get_detector
     from .io import iter_image_paths
     from .pipeline import output_stems, run_batch
 
     formats = _parse_formats(format)
-    options = {"star_remover": star_remover} if method == "classical" else {}
-    try:
-        detector = get_detector(method, **options)
-    except (MethodUnavailable, FileNotFoundError, ValueError) as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(2)
+    if tiling not in ("auto", "on", "off"):
+        raise typer.BadParameter("--tiling must be auto, on or off")
+    options = list(option or []) + ([f"star_remover={star_remover}"] if star_remover else [])
+    detector = load_detector(method, options)
     paths = list(iter_image_paths(inputs, recursive=recursive))
     if not paths:
         _err("error: no images found in " + ", ".join(map(str, inputs)))
         raise typer.Exit(2)
     for path, stem in output_stems(paths).items():
         _err(f"warning: {path}: another input has the same name; its outputs are {stem}.*")
-    if min_score > 0:
-        detector = _ScoreFilter(detector, min_score)
-    if identify:
-        from .identify import IdentifyDetector
+    identifier = make_identifier(solve_timeout) if identify else None
 
-        detector = IdentifyDetector(detector, out_dir=out, on_message=lambda m: _err(f"warning: {m}"),
-                                    timeout=solve_timeout)
+    def done(r):
+        if identify and r.identification is not None and not r.identification.solution.ok:
+            _err(f"warning: {r.image.path}: not identified: {r.identification.solution.message}")
+        if not quiet:  # one line per file as it completes (also in logs and pipes)
+            _err(f"{r.image.path}: {len(r.detections)} object(s) in {r.seconds:.2f} s")
+
     # A progress bar only for a person at a terminal; logs and pipes get clean lines.
-    report = run_batch(paths, detector, out, formats, extras=save_extras,
-                       on_error=lambda p, msg: _err(f"error: {msg}"),
+    report = run_batch(paths, detector, out_dir=out, formats=formats, save_products=save_extras,
+                       min_score=min_score, identifier=identifier,
+                       tiling={"auto": "auto", "on": True, "off": False}[tiling],
+                       on_error=lambda p, msg: _err(f"error: {msg}"), on_result=done,
                        progress=not quiet and sys.stderr.isatty())
     if not quiet:
-        for r in report.results:
-            typer.echo(f"{r.image.path}: {len(r.detections)} object(s) in {r.seconds:.2f} s")
         typer.echo(f"{len(report.results)} image(s) processed, {len(report.failures)} failed -> {out}/")
     raise typer.Exit(0 if report.ok else 1)
 
 
-class _ScoreFilter:
-    def __init__(self, inner, min_score):
-        self.inner, self.min_score, self.name = inner, min_score, inner.name
+def load_detector(method: str, options=()):
+    """Build a method from its name and ``NAME=VALUE`` option strings; exit 2 with one line when it cannot run."""
+    from .detectors import MethodUnavailable, get_detector, parse_options
 
-    def detect(self, image):
-        return [d for d in self.inner.detect(image) if d.score >= self.min_score]
+    try:
+        return get_detector(method, **parse_options(method, options))
+    except (MethodUnavailable, FileNotFoundError, ValueError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
 
-    @property
-    def last_products(self):
-        return getattr(self.inner, "last_products", None)
+
+def make_identifier(timeout: float = 60.0):
+    """The identification stage: ``f(image, detections) -> IdentifyReport`` (OpenNGC names)."""
+    from functools import partial
+
+    from .identify import identify
+
+    return partial(identify, timeout=timeout)
+
+
+@app.command()
+def methods():
+    """List the detection methods, whether they can run here, and their options."""
+    from .detectors import METHODS, method_status
+
+    for name in METHODS:
+        ok, why, opts = method_status(name)
+        typer.echo(f"{name}: {'available' if ok else 'unavailable: ' + why}")
+        for o in opts:
+            choices = f" [{'|'.join(map(str, o.choices))}]" if o.choices else ""
+            typer.echo(f"    -O {o.name}=<{o.type.__name__}>{choices} (default {o.default}): {o.help}")
+
+
+@app.command()
+def models():
+    """List the installed models (name, method, folder) and the first line of their cards."""
+    from .models import list_models, model_dirs
+
+    found = list_models()
+    for card, folder in found:
+        typer.echo(f"{card.name} ({card.method}) in {folder}\n    {card.summary}")
+        if card.scores:
+            typer.echo(f"    scores: {json.dumps(card.scores)[:200]}")
+        typer.echo(f"    data licence: {card.data_licence.split(':')[0]}")
+    if not found:
+        typer.echo("no models installed; searched " + ", ".join(map(str, model_dirs())))
 
 
 @app.command()

@@ -1,21 +1,35 @@
-"""Run a detector over images: read -> detect -> clip -> write, one file at a time.
+"""The one pipeline every entry point runs: read -> detect -> clip and filter -> identify -> write.
 
-Used by the command line and by the live mode, so that every method gets the
-same error handling: a bad file costs one line and the batch goes on.
+``dsodetect detect``, ``watch``, ``compare`` and the Python API all call
+:func:`process` (or :func:`run_batch` over files), so that every method gets
+the same tiling of large frames, the same clipping and score threshold, the
+same identification and the same error handling: a bad file costs one line
+and the batch goes on.
+
+Examples
+--------
+>>> from dsodetect import get_detector, read_image
+>>> from dsodetect.pipeline import process
+>>> result = process(read_image("M42.fits"), get_detector("classical"), out_dir="results")  # doctest: +SKIP
+>>> [d.score for d in result.detections]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from .detection import Detector
+from .detection import DetectionResult, Detector, as_result
 from .io import ImageReadError, file_stem, read_image
-from .outputs import DetectionResult, write_outputs
-from .postprocess import clip_detections
+from .outputs import FORMATS, write_outputs
+from .postprocess import clip_detections, detect_tiled, needs_tiling
 
-__all__ = ["run_detector", "process_file", "run_batch", "output_stems", "BatchReport"]
+__all__ = ["detect", "process", "process_file", "run_batch", "output_stems", "BatchReport"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,43 +44,126 @@ class BatchReport:
         return not self.failures
 
 
-def run_detector(detector: Detector, image) -> DetectionResult:
-    """Detect on one :class:`~dsodetect.io.Image`, clip to the frame, time it."""
+def detect(image, detector: Detector, *, tiling: str | bool = "auto") -> DetectionResult:
+    """The detect stage: run ``detector`` on ``image``, tiled when the frame is larger than the method's tiles.
+
+    Parameters
+    ----------
+    image : dsodetect.io.Image
+    detector : Detector
+    tiling : {'auto', True, False}
+        ``auto`` tiles frames larger than ``1.5 * detector.tile_size``
+        (:func:`~dsodetect.postprocess.needs_tiling`).
+
+    Returns
+    -------
+    DetectionResult
+        Unclipped, unfiltered boxes and the method's products, timed.
+    """
     t0 = time.perf_counter()
-    detections = detector.detect(image)
-    seconds = time.perf_counter() - t0
-    h, w = image.shape
-    detections = clip_detections(detections, w, h)
-    for d in detections:
+    tile = getattr(detector, "tile_size", None)
+    if tiling is True or (tiling == "auto" and needs_tiling(image.shape, tile)):
+        result = detect_tiled(detector, image, **getattr(detector, "tiling", {}))
+    else:
+        result = as_result(detector.detect(image), image, detector.name)
+    result.image = image
+    result.seconds = time.perf_counter() - t0
+    for d in result.detections:
         d.method = d.method or detector.name
-    extras = getattr(detector, "last_products", None) or {}
-    return DetectionResult(image=image, method=detector.name, detections=detections,
-                           seconds=seconds, extras=dict(extras))
+    return result
 
 
-def process_file(path, detector: Detector, out_dir=None, formats=("yolo", "json", "png"),
-                 extras: bool = False, stem: str | None = None) -> DetectionResult:
-    """Read, detect and (if ``out_dir``) write one file. Raises ImageReadError.
+def process(image, detector: Detector, *, min_score: float | None = None,
+            identifier: Callable | None = None, tiling: str | bool = "auto", out_dir=None,
+            formats=FORMATS, save_products: bool = False) -> DetectionResult:
+    """Run every stage on one image: detect -> clip and filter -> identify -> write.
 
-    ``stem`` overrides the output file stem (default: the image's). It is set
-    on the image before detection, so every file named after the image (also
-    a wrapping detector's, such as ``<stem>.identify.json``) uses it.
+    Parameters
+    ----------
+    image : dsodetect.io.Image
+    detector : Detector
+    min_score : float, optional
+        Drop boxes scoring below this (the method's own threshold applies in any case).
+    identifier : callable, optional
+        ``identifier(image, detections) -> report`` (e.g.
+        :func:`dsodetect.identify.identify`); it names the detections in
+        place and its report lands in ``result.identification``.
+    tiling : {'auto', True, False}
+        See :func:`detect`.
+    out_dir : path, optional
+        Write ``<stem>.txt/.json/.png`` (and ``<stem>.identify.json``) here.
+    formats : sequence of str
+        Output formats when ``out_dir`` is given.
+    save_products : bool
+        Also write the method's products (heatmaps, starless image, masks).
+
+    Returns
+    -------
+    DetectionResult
+    """
+    result = detect(image, detector, tiling=tiling)
+    h, w = image.shape
+    dets = clip_detections(result.detections, w, h)
+    if min_score is not None:
+        dets = [d for d in dets if d.score >= min_score]
+    result.detections = sorted(dets, key=lambda d: -d.score)
+    if identifier is not None:
+        result.identification = identifier(image, result.detections)
+        result.detections = list(getattr(result.identification, "detections", result.detections))
+    if out_dir is not None:
+        write_outputs(result, out_dir, formats, extras=save_products)
+    return result
+
+
+def process_file(path, detector: Detector, *, stem: str | None = None, **options) -> DetectionResult:
+    """Read one file and :func:`process` it. Raises :class:`~dsodetect.io.ImageReadError`.
+
+    ``stem`` overrides the output file stem (default: the image's); every file
+    named after the image uses it.
     """
     image = read_image(path)
     if stem:
         image.stem = stem
-    result = run_detector(detector, image)
-    if out_dir is not None:
-        write_outputs(result, out_dir, formats, extras=extras)
-    return result
+    return process(image, detector, **options)
 
 
-def run_batch(paths, detector: Detector, out_dir=None, formats=("yolo", "json", "png"),
-              extras: bool = False, on_error=None, progress: bool = False) -> BatchReport:
-    """Process many files; a file that cannot be read is reported and skipped.
+def _reason(exc: BaseException) -> str:
+    """One line saying why a file failed."""
+    if isinstance(exc, ImageReadError):
+        return exc.reason
+    if isinstance(exc, MemoryError):
+        return "out of memory while processing (image too large for this machine)"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return f"{exc.strerror or exc}{where}"
+    return f"internal error: {type(exc).__name__}: {exc}"
 
-    ``on_error(path, reason)`` is called for each failure (the CLI prints it).
+
+def run_batch(paths, detector: Detector, *, on_error: Callable | None = None,
+              on_result: Callable | None = None, progress: bool = False, **options) -> BatchReport:
+    """Process many files; a file that fails is reported and the rest go on.
+
+    Parameters
+    ----------
+    paths : iterable of path
+    detector : Detector
+    on_error : callable, optional
+        ``on_error(path, message)`` for each failure; ``message`` is one line
+        naming the file and the reason.
+    on_result : callable, optional
+        ``on_result(result)`` as each file completes.
+    progress : bool
+        Show a progress bar (for a person at a terminal).
+    **options
+        Passed to :func:`process` (``out_dir``, ``formats``, ``min_score``,
+        ``identifier``, ``save_products``, ``tiling``).
+
+    Returns
+    -------
+    BatchReport
     """
+    from .io.image import display_path
+
     report = BatchReport()
     paths = list(paths)
     stems = output_stems(paths)
@@ -76,17 +173,20 @@ def run_batch(paths, detector: Detector, out_dir=None, formats=("yolo", "json", 
         iterator = tqdm(paths, unit="img", desc=detector.name, leave=False)
     for path in iterator:
         try:
-            report.results.append(process_file(path, detector, out_dir, formats, extras,
-                                               stem=stems.get(Path(path))))
-        except ImageReadError as exc:
-            report.failures.append((Path(path), exc.reason))
-            if on_error:
-                on_error(Path(path), str(exc))
-        except MemoryError:
-            reason = "out of memory while processing (image too large for this machine)"
+            result = process_file(path, detector, stem=stems.get(Path(path)), **options)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one bad file never stops the batch
+            reason = _reason(exc)
+            if not isinstance(exc, (ImageReadError, MemoryError, OSError)):
+                log.debug("unexpected failure on %s", path, exc_info=True)
             report.failures.append((Path(path), reason))
             if on_error:
-                on_error(Path(path), f"{path}: {reason}")
+                on_error(Path(path), f"{display_path(path)}: {reason}")
+            continue
+        report.results.append(result)
+        if on_result:
+            on_result(result)
     return report
 
 

@@ -34,11 +34,14 @@ class HeatmapToy(ToyDetector):
     name = "toy"
 
     def detect(self, image):
+        from dsodetect.detection import DetectionResult, Product
+
         dets = super().detect(image)
         h, w = image.shape
         y, x = np.mgrid[0:h, 0:w]
-        self.last_products = {"heatmap": np.exp(-((x - w / 2) ** 2 + (y - h / 2) ** 2) / (2 * 30.0 ** 2))}
-        return dets
+        heat = np.exp(-((x - w / 2) ** 2 + (y - h / 2) ** 2) / (2 * 30.0 ** 2))
+        self.last_products = {"heatmap": heat}  # the older protocol
+        return DetectionResult(image, self.name, dets, products={"heatmap": Product(heat, "heatmap")})
 
 
 @pytest.fixture
@@ -65,6 +68,9 @@ def live(tmp_path):
     th = threading.Thread(target=watcher.run, kwargs={"stop": stop}, daemon=True)
     th.start()
     server = start_in_thread(session.dir, port=0)
+    from dsodetect.web.commands import write_phone_links
+
+    write_phone_links(session.dir, [f"http://192.0.2.10:{server.port}/"])  # as `serve --host 0.0.0.0` does
     yield folder, f"http://127.0.0.1:{server.port}/"
     stop.set()
     th.join(10)
@@ -163,3 +169,81 @@ def test_page_is_usable_on_a_phone(live, browser):
     assert toggle["height"] >= 40                                   # thumb-sized buttons
     page.click("[data-testid='toggle-boxes:toy']")
     assert page.locator("#boxes rect").count() == 0
+
+
+def test_target_by_common_name_counts_agree_times_never_go_back_and_qr_shown(tmp_path, browser):
+    """The issue-14 session: target given by a common name, one filtered set behind count/list/boxes,
+    a stack without a time after a timed one (held, never backwards), the phone QR code on the page."""
+    from astropy.io import fits
+
+    from dsodetect.live import LiveSession, SessionConfig
+    from dsodetect.live.notify import Notifier
+    from dsodetect.live.watcher import FolderWatcher
+    from dsodetect.web.commands import write_phone_links
+    from dsodetect.web.server import start_in_thread
+    from test_live_support import stack_array
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+
+    def identify(image, detections):  # stands in for the plate solve: the central object is M 51
+        for d in detections:
+            if d.x0 < image.shape[1] / 2 < d.x1:
+                d.extras["names"] = ["Whirlpool Galaxy (M 51)"]
+
+    config = SessionConfig(session_dir=tmp_path / "sess", root=folder, target="Whirlpool")
+    session = LiveSession(config, [ToyDetector()], notifier=Notifier(desktop=False), identify=identify)
+    watcher = FolderWatcher(folder, session.process, is_done=session.is_done, exclude=[session.dir],
+                            interval=0.05, settle=0.3)
+    stop = threading.Event()
+    th = threading.Thread(target=watcher.run, kwargs={"stop": stop}, daemon=True)
+    th.start()
+    server = start_in_thread(session.dir, port=0)
+    write_phone_links(session.dir, [f"http://192.0.2.10:{server.port}/"])
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://127.0.0.1:{server.port}/")
+        page.wait_for_selector("#conn.live", timeout=10_000)
+        write_stack(folder / "m51_a.fits", 2560, seed=2)
+        page.wait_for_function("() => document.querySelector('#base').dataset.stack === '1'", timeout=15_000)
+        untimed = folder / "m51_b.fits"  # no time in its header or name: estimated from file times, held
+        fits.PrimaryHDU(stack_array(3000, seed=4)).writeto(folder / ".m51_b.part")
+        os.replace(folder / ".m51_b.part", untimed)
+        page.wait_for_function("() => document.querySelector('#base').dataset.stack === '2'", timeout=15_000)
+        write_stack(folder / "m51_c.fits", 5120, seed=3)
+        page.wait_for_function("() => document.querySelector('#base').dataset.stack === '3'", timeout=15_000)
+        assert "confirmed" in page.inner_text("#target-status")
+        assert "Whirlpool Galaxy (M 51)" in page.inner_text("#objects")
+        snap = page.evaluate("() => fetch('/api/session').then((r) => r.json())")
+        confirmed = [e for e in snap["events"] if e["kind"] == "target_confirmed"]
+        assert confirmed and "Whirlpool" in confirmed[0]["message"] and "M 51" in confirmed[0]["message"]
+        # One set: the header count, the boxes drawn and the objects listed agree.
+        n = int(page.inner_text("#object-count"))
+        assert n >= 1
+        assert page.locator("#boxes rect").count() == n
+        assert page.locator("#objects li[data-track]").count() == n
+        assert page.locator("#objects [data-testid='signal']").count() == n
+        # Times never go backwards; the untimed stack is held at the previous time.
+        secs = [st["seconds"] for st in snap["stacks"]]
+        assert secs == sorted(secs) and secs[1] == secs[0] == 2560.0
+        assert snap["stacks"][1]["seconds_source"] == "held"
+        # The phone QR code is on the page.
+        page.wait_for_selector("#phone-qr", state="visible")
+        assert page.evaluate("() => document.querySelector('#phone-qr').naturalWidth") > 50
+        assert "192.0.2.10" in page.inner_text("#phone-url")
+        shot = tmp_path / "names.png"
+        page.set_viewport_size({"width": 1400, "height": 1250})  # tall enough for the QR panel
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shot))
+        if os.environ.get("DSO_DOCS_SCREENSHOT"):
+            DOCS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, DOCS / "live_names_page.png")
+        assert not errors, errors
+    finally:
+        stop.set()
+        th.join(10)
+        server.should_exit = True
+        server.thread.join(5)
+        session.close()

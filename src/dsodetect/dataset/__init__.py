@@ -11,14 +11,8 @@ Modules: :mod:`.yolo` (labels, layouts, data.yaml, validation), :mod:`.tiling`
 zip), :mod:`.augment` (albumentations pipelines).
 """
 
-# Submodules load on first use (scikit-image's lazy_loader), so that
-# `dsodetect --help` does not import everything.
+# Submodules load on first use (scikit-image's lazy_loader), so that `dsodetect --help`
+# does not import everything; __init__.pyi lists the names for editors and type checkers.
 import lazy_loader as _lazy
 
-__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
-    "crops": ["crop_label", "make_crop_dataset", "random_crops"],
-    "deepspace": ["load_deepspace"],
-    "split": ["source_id", "split_by_source", "write_split"],
-    "tiling": ["labels_in_tile", "stitch_detections", "stitch_image", "tile_dataset", "tile_frame"],
-    "yolo": ["CLASS_NAMES", "SPLITS", "LabelFile", "Sample", "ValidationReport", "find_samples", "label_path_for", "parse_labels", "read_data_yaml", "read_labels", "validate_dataset", "write_data_yaml", "write_labels"],
-})
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

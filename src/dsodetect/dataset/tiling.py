@@ -1,4 +1,7 @@
-"""Cut large frames into overlapping tiles with their labels, and stitch tile results back."""
+"""Cut large frames and their labels into overlapping tiles (a data set of tiles).
+
+Stitching detections back is tiled inference: :mod:`dsodetect.postprocess.tiling`.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ..detection import Detection
-from ..postprocess import Tile, merge_overlapping, nms, tile_grid, untile
+from ..postprocess import Tile, tile_grid
 
-__all__ = ["labels_in_tile", "tile_frame", "stitch_detections", "stitch_image", "tile_dataset"]
+__all__ = ["labels_in_tile", "tile_frame", "tile_dataset"]
 
 
 def labels_in_tile(detections, tile: Tile, min_visible: float = 0.4, min_fill: float = 0.25,
@@ -50,33 +53,6 @@ def tile_frame(data: np.ndarray, detections=(), size: int = 608, overlap: int = 
     for t in tile_grid(data.shape[0], data.shape[1], size, overlap):
         out.append((t, data[t.slices], labels_in_tile(detections, t, **keep)))
     return out
-
-
-def stitch_detections(per_tile, iou_threshold: float = 0.5, merge: bool = True) -> list[Detection]:
-    """Detections of each tile (``[(Tile, dets), ...]``) back in frame coordinates.
-
-    Duplicates from overlaps are removed with NMS; with ``merge``, boxes that
-    touch across a tile seam (an object cut in two) are joined into one, the
-    labelling convention.
-    """
-    frame = [d for t, dets in per_tile for d in untile(list(dets), t)]
-    frame = nms(frame, iou_threshold) if frame else []
-    if merge and len(frame) > 1:
-        frame = merge_overlapping(frame, containment=0.5, gap=2.0)
-    return frame
-
-
-def stitch_image(tiles, height: int, width: int) -> np.ndarray:
-    """Reassemble tile arrays (``[(Tile, array), ...]``) into the frame (overlaps averaged)."""
-    first = tiles[0][1]
-    acc = np.zeros((height, width) + first.shape[2:], np.float64)
-    cnt = np.zeros((height, width), np.float64)
-    for t, a in tiles:
-        acc[t.slices] += a
-        cnt[t.slices] += 1
-    cnt = np.maximum(cnt, 1)
-    out = acc / (cnt if acc.ndim == 2 else cnt[..., None])
-    return out.astype(first.dtype) if np.issubdtype(first.dtype, np.floating) else np.round(out).astype(first.dtype)
 
 
 def tile_dataset(src, dst, size: int = 608, overlap: int = 64, *, quality: int = 95, on_error=None,

@@ -60,7 +60,12 @@ class LabelFile:
 
 
 def parse_labels(path, n_classes: int = 1, clip: bool = True) -> LabelFile:
-    """Read a YOLO label file, collecting problems instead of raising.
+    """Read a YOLO label file, collecting problems instead of raising (the data-set validator).
+
+    Where :func:`dsodetect.io.yolo.read_label_file` (evaluation) rejects any
+    value outside [0, 1], a data set's published boxes that stick slightly out
+    of the image are worth keeping, clipped: this is that lenient policy, for
+    ``dsodetect dataset validate`` and training data.
 
     Lines with 5 numbers are boxes; a 6th column (a confidence, as in
     prediction files) is accepted and ignored. Boxes that stick out of the
@@ -118,18 +123,13 @@ def write_labels(path, detections, width: int, height: int) -> Path:
     """Write ``0 xc yc w h`` lines (no confidence column): a data-set label file.
 
     Detections are clipped to the image first; an empty list writes an empty
-    file (an image with no object is a valid negative).
+    file (an image with no object is a valid negative). The one YOLO writer
+    (:func:`dsodetect.io.yolo.write_yolo`) writes it, atomically.
     """
+    from ..io.yolo import write_yolo
     from ..postprocess import clip_detections
 
-    path = Path(path)
-    lines = []
-    for d in clip_detections(detections, width, height):
-        cls = CLASS_NAMES.index(d.label) if d.label in CLASS_NAMES else 0
-        xc, yc, bw, bh = d.normalized(width, height)
-        lines.append(f"{cls} {xc:.6f} {yc:.6f} {bw:.6f} {bh:.6f}")
-    path.write_text("\n".join(lines) + ("\n" if lines else ""))
-    return path
+    return write_yolo(clip_detections(detections, width, height), width, height, path, scores=False)
 
 
 def label_path_for(image: Path) -> Path:

@@ -93,12 +93,17 @@ class CatalogObject:
 
     @property
     def names(self) -> list[str]:
-        """All names, the one people use first: ``["M 66", "NGC 3627", ...common names]``."""
+        """All names: designations first (``["M 66", "NGC 3627", ...common names]``)."""
         out = [self.designation]
         ngcic = _pretty(self.name)
         if ngcic != self.designation:
             out.append(ngcic)
         return out + [n for n in self.common_names if n not in out]
+
+    @property
+    def label(self) -> str:
+        """What to show: the common name first, ``"Horsehead Nebula (B 33)"``; else the designation."""
+        return f"{self.common_names[0]} ({self.designation})" if self.common_names else self.designation
 
     @property
     def distance_ly(self) -> tuple[float, str] | None:
@@ -132,14 +137,10 @@ class CatalogObject:
 
 
 def _pretty(name: str) -> str:
-    """``NGC0224`` -> ``NGC 224``; ``IC0434 NED01`` keeps its suffix."""
-    m = re.match(r"^(NGC|IC)0*(\d+)(.*)$", name)
-    if m:
-        return f"{m.group(1)} {m.group(2)}{m.group(3)}".strip()
-    m = re.match(r"^M0*(\d+)$", name)
-    if m:
-        return f"M {m.group(1)}"
-    return name
+    """``NGC0224`` -> ``NGC 224``, ``B033`` -> ``B 33``; ``IC0434 NED01`` keeps its suffix."""
+    from .names import pretty_record
+
+    return pretty_record(name)
 
 
 class _Table:
@@ -167,6 +168,8 @@ def _num(v):
 
 
 def _row_to_object(r) -> CatalogObject:
+    from .names import corrected_common_names
+
     messier = (r["messier"] or "").lstrip("0")
     pretty = _pretty(r["name"])
     return CatalogObject(
@@ -175,7 +178,8 @@ def _row_to_object(r) -> CatalogObject:
         constellation=r["const"] or "", major_arcmin=_num(r["majax"]), minor_arcmin=_num(r["minax"]),
         pa_deg=_num(r["pa"]), vmag=_num(r["vmag"]), bmag=_num(r["bmag"]),
         surface_brightness=_num(r["sbrightn"]), hubble=r["hubble"] or "", messier=messier,
-        common_names=[n.strip() for n in (r["commonnames"] or "").split(",") if n.strip()],
+        common_names=corrected_common_names(
+            r["name"], [n.strip() for n in (r["commonnames"] or "").split(",") if n.strip()]),
         redshift=_num(r["redshift"]), parallax_mas=_num(r["parallax"]))
 
 
@@ -239,7 +243,21 @@ def _separation(ra0, dec0, ra, dec):
 
 
 def lookup(name: str) -> CatalogObject | None:
-    """Find an object by ``"M 51"``, ``"M51"``, ``"NGC 5194"``, ``"NGC5194"``, ``"IC 434"`` or a common name."""
+    """Find an object by any name :func:`~dsodetect.identify.names.resolve` knows (``"M 51"``, ``"m51"``,
+    ``"NGC 5194"``, ``"Whirlpool"``, ``"B 33"``, ``"Sh2-190"``...) or an OpenNGC record name.
+
+    A group (``"Leo Triplet"``) gives its first member; a named object OpenNGC
+    does not hold (``"Spaghetti Nebula"``) gives None.
+    """
+    from .names import resolve
+
     t = load_catalog()
+    entry = resolve(name)
+    if entry is not None:
+        for rec in ([entry.id] if not entry.id.startswith("=") else []) + sorted(entry.parts):
+            i = t.by_name.get(_key(rec))
+            if i is not None:
+                return t.objects[i]
+        return None
     i = t.by_name.get(_key(name))
     return None if i is None else t.objects[i]

@@ -91,9 +91,9 @@ def identify_command(
 
 def _detections_for(image, detector, folder):
     if detector is not None:
-        from ..pipeline import run_detector
+        from ..pipeline import process
 
-        return run_detector(detector, image).detections
+        return process(image, detector).detections
     if folder is not None:
         from ..outputs import read_yolo
 
@@ -104,17 +104,15 @@ def _detections_for(image, detector, folder):
 
 
 def _write(report, image, out: Path, formats) -> None:
-    from . import write_identify_json
+    from ..outputs import write_identify_json
 
     if "json" in formats:
         write_identify_json(report, out / f"{image.name}.identify.json")
     if "png" in formats and report.solution.ok:
-        import cv2
-
+        from ..outputs import write_png
         from .render import render_identified
 
-        rgb = render_identified(image, report, max_side=2000)
-        cv2.imwrite(str(out / f"{image.name}.identify.png"), rgb[:, :, ::-1])
+        write_png(out / f"{image.name}.identify.png", render_identified(image, report, max_side=2000))
 
 
 def _print(report, image, path, listing: bool) -> None:

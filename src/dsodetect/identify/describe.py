@@ -68,9 +68,12 @@ def _distance(obj: CatalogObject) -> str:
 
 
 def describe(obj: CatalogObject) -> str:
-    """``"M 66 (NGC 3627): Galaxy (Sb) in Leo, magnitude 8.9, 10.3' x 4.61'; about 32.7 million light years away (from its redshift)."``"""
-    names = obj.names
-    head = names[0] + (f" ({', '.join(names[1:])})" if len(names) > 1 else "")
+    """``"Whirlpool Galaxy (M 51, NGC 5194): Galaxy (Sc) in Canes Venatici, ..."``; ``"M 66 (NGC 3627): Galaxy (Sb) in Leo, magnitude 8.9, 10.3' x 4.61'; about 32.7 million light years away (from its redshift)."``"""
+    designations = [n for n in obj.names if n not in obj.common_names]
+    if obj.common_names:
+        head = f"{obj.common_names[0]} ({', '.join(designations)})"
+    else:
+        head = designations[0] + (f" ({', '.join(designations[1:])})" if len(designations) > 1 else "")
     what = obj.type_words
     if obj.hubble:
         what += f" ({obj.hubble})"
@@ -96,5 +99,5 @@ def describe_uncatalogued(ra: float, dec: float) -> str:
 def describe_missing(obj: CatalogObject) -> str:
     """Line for a catalog object bright enough to show but not detected."""
     mag = f" of magnitude {obj.mag:.1f}" if obj.mag is not None else ""
-    return (f"{obj.designation}: {obj.type_words.lower()}{mag} should show in this field "
+    return (f"{obj.label}: {obj.type_words.lower()}{mag} should show in this field "
             "but was not detected (too faint in this exposure, hidden, or missed).")

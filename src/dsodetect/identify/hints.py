@@ -10,8 +10,10 @@ scale range, which turns a blind solve of tens of seconds into a second.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from ..io.headers import PLAUSIBLE, header_number
 from ..telescopes import PRESETS, pixel_scale
 
 __all__ = ["Hint", "hint_from_header", "hint_from_shape"]
@@ -58,15 +60,13 @@ class Hint:
         return cls(scale_low=scale_arcsec * (1 - tolerance), scale_high=scale_arcsec * (1 + tolerance), **kw)
 
 
-def _float(header, *keys):
+def _float(header, kind, *keys):
+    """The first of ``keys`` holding a finite, plausible ``kind`` number
+    (:func:`~dsodetect.io.headers.header_number`, which warns about the others)."""
     for k in keys:
-        if k in header:
-            try:
-                v = float(header[k])
-            except (TypeError, ValueError):
-                continue
-            if v == v:  # not NaN
-                return v, k
+        v = header_number(header, k, kind)
+        if v is not None:
+            return v, k
     return None, None
 
 
@@ -76,11 +76,12 @@ def _angle(header, key, unit):
         return None
     from astropy.coordinates import Angle
 
-    text = str(header[key]).strip()
+    text = str(header[key]).strip()[:40]
     try:  # Angle parses '11 20 15.0', '+13:35:22', '11:20', '11h20m15s' and decimals
-        return float(Angle(text, unit=unit).degree)
+        value = float(Angle(text, unit=unit).degree)
     except Exception:
         return None
+    return value if math.isfinite(value) else None
 
 
 def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0.1) -> Hint:
@@ -89,14 +90,16 @@ def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0
     Position: ``RA``/``DEC`` (degrees), else ``OBJCTRA``/``OBJCTDEC``
     (sexagesimal), else ``CRVAL1``/``CRVAL2`` of a partial WCS. Scale:
     ``SCALE``/``PIXSCALE``/``SECPIX`` (arcsec/px), else ``FOCALLEN`` with
-    ``XPIXSZ``/``PIXSIZE1`` times ``XBINNING``. Nonsense values (a focal length
-    of 0, a declination beyond ±90°) are ignored.
+    ``XPIXSZ``/``PIXSIZE1`` times ``XBINNING``. Values that are not finite
+    and plausible (a focal length of 0, a declination beyond ±90°, ``NaN``,
+    ``1e308``; ranges in :data:`~dsodetect.io.headers.PLAUSIBLE`) are ignored
+    with a :class:`~dsodetect.io.headers.HeaderValueWarning`.
     """
     if header is None:
         return Hint()
     used = []
-    ra, kra = _float(header, "RA", "RA_OBJ", "OBJRA")
-    dec, kdec = _float(header, "DEC", "DEC_OBJ", "OBJDEC")
+    ra, kra = _float(header, "ra", "RA", "RA_OBJ", "OBJRA")
+    dec, kdec = _float(header, "dec", "DEC", "DEC_OBJ", "OBJDEC")
     if ra is not None and dec is not None:
         used.append(f"{kra}/{kdec}")
     else:
@@ -104,8 +107,8 @@ def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0
         if ra is not None and dec is not None:
             used.append("OBJCTRA/OBJCTDEC")
         else:
-            ra, _ = _float(header, "CRVAL1")
-            dec, _ = _float(header, "CRVAL2")
+            ra, _ = _float(header, "ra", "CRVAL1")
+            dec, _ = _float(header, "dec", "CRVAL2")
             if ra is not None and dec is not None:
                 used.append("CRVAL1/CRVAL2")
     if ra is None or dec is None or not (-90.0 <= dec <= 90.0):
@@ -113,19 +116,25 @@ def hint_from_header(header, radius_deg: float = 2.0, scale_tolerance: float = 0
         used = []
     else:
         ra %= 360.0
-    scale, kscale = _float(header, "SCALE", "PIXSCALE", "SECPIX", "SECPIX1")
-    if scale is not None and 0.01 < scale < 3600:
+        if ra >= 360.0:  # a tiny negative RA wraps to exactly 360.0 in floating point
+            ra = 0.0
+    scale, kscale = _float(header, "pixel_scale", "SCALE", "PIXSCALE", "SECPIX", "SECPIX1")
+    if scale is not None:
         used.append(kscale)
     else:
         scale = None
-        focal, _ = _float(header, "FOCALLEN", "FOCAL")
-        pixel, _ = _float(header, "XPIXSZ", "PIXSIZE1", "PIXSIZE")
-        binning, _ = _float(header, "XBINNING", "BINNING")
-        if focal and pixel and focal > 0 and pixel > 0:
+        focal, _ = _float(header, "focal_length", "FOCALLEN", "FOCAL")
+        pixel, kpixel = _float(header, "pixel_size", "XPIXSZ", "PIXSIZE1", "PIXSIZE")
+        binning, _ = _float(header, "binning", "XBINNING", "BINNING")
+        if focal and pixel:
             # XPIXSZ is usually already binned (MaxIm DL); PIXSIZE1 is not.
-            b = 1 if "XPIXSZ" in header else int(binning or 1)
+            b = 1 if kpixel == "XPIXSZ" else int(binning or 1)
             scale = pixel_scale(focal, pixel, b)
-            used.append("FOCALLEN+pixel size")
+            lo, hi = PLAUSIBLE["pixel_scale"]
+            if not (math.isfinite(scale) and lo <= scale <= hi):
+                scale = None
+            else:
+                used.append("FOCALLEN+pixel size")
     kw = dict(ra=ra, dec=dec, radius_deg=radius_deg, source=", ".join(used))
     return Hint.from_scale(scale, scale_tolerance, **kw) if scale is not None else Hint(**kw)
 

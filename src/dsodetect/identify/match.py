@@ -89,7 +89,7 @@ class IdentifyReport:
     @property
     def names(self) -> list[str]:
         """Names of the matched objects, one per detection that has one (best match)."""
-        return [m[0].obj.designation for m in self.matches if m]
+        return [m[0].obj.label for m in self.matches if m]
 
     def lines(self) -> list[str]:
         """Short plain-language lines: one per detection, then the missing objects."""
@@ -279,7 +279,8 @@ def identify(image, detections: list[Detection], wcs=None, *, solution: Solution
         report.matches.append(ms)
         matched_ids.update(m.obj.name for m in ms)
         det.extras["ra"], det.extras["dec"] = round(float(ra), 5), round(float(dec), 5)
-        det.extras["names"] = [m.obj.designation for m in ms]
+        det.extras["names"] = [m.obj.label for m in ms]  # "Horsehead Nebula (B 33)", best first
+        det.extras["ids"] = [m.obj.name for m in ms]  # OpenNGC records, for matching a target
         det.extras["catalog"] = [m.to_dict() for m in ms]
         det.extras["uncatalogued"] = not ms
         det.extras["description"] = describe(ms[0].obj) if ms else describe_uncatalogued(ra, dec)

@@ -30,7 +30,7 @@ def render_identified(image, report, *, max_side: int | None = None) -> np.ndarr
         centre = (int(round(x * scale)), int(round(y * scale)))
         axes = (max(2, int(round(a * scale))), max(2, int(round(b * scale))))
         cv2.ellipse(rgb, centre, axes, float(np.degrees(t)), 0, 360, _MISSING, thick, cv2.LINE_AA)
-        text = f"{obj.designation}?"
+        text = f"{obj.label}?"
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
         # Keep the label on the image even when the object sits at the edge.
         org = (int(np.clip(centre[0] + 4, 2, rgb.shape[1] - tw - 2)),

@@ -1,10 +1,15 @@
 """Astrometric solution of an image: header WCS, else astrometry.net offline.
 
-Order: a valid celestial WCS in the FITS header is used as is; otherwise stars
-are extracted with sep and their list is handed to astrometry.net's
-``solve-field`` (an *xylist*, which skips its own image pipeline), with the
-header's pointing and pixel scale as search limits when it has them, or
-blind. Everything runs locally against the installed index files.
+Order: a valid celestial WCS in the FITS header is used as is -- after a check
+that its numbers are finite and plausible (a ``CRVAL1 = 'abc'`` that astropy
+reads as RA 0, a 1e-12 deg/px scale are refused, and the reason kept);
+otherwise stars are extracted with sep and their list is handed to
+astrometry.net's ``solve-field`` (an *xylist*, which skips its own image
+pipeline), with the header's pointing and pixel scale as search limits when
+it has them. A hinted solve that fails (a wrong RA/DEC in the header) is
+retried with the scale alone, then blind. :attr:`Solution.tried` says what
+was tried and why each step was left. Everything runs locally against the
+installed index files.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,6 +62,10 @@ class Solution:
         Stars extracted; stars matched to the index.
     message : str
         Why it failed, in one line (empty when solved).
+    tried : list of str
+        Each step tried before this result, in order, with its outcome
+        (``"header WCS: refused (CRVAL1 = 'abc' is not a number)"``,
+        ``"astrometry.net (position+scale): no solution"``, ...).
     """
 
     wcs: object | None
@@ -67,6 +76,7 @@ class Solution:
     n_stars: int = 0
     n_matched: int = 0
     message: str = ""
+    tried: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +95,8 @@ class Solution:
             d["hint"] = self.hint
         if self.message:
             d["message"] = self.message
+        if self.tried:
+            d["tried"] = list(self.tried)
         if self.ok and width and height:
             from .geometry import pixel_scale
 
@@ -338,7 +350,7 @@ def solve_xy(stars: np.ndarray, width: int, height: int, hint: Hint | None = Non
 
 
 def solve(image, hint: bool | Hint = True, *, timeout: float = 60.0, use_header_wcs: bool = True,
-          index_dir=None, max_stars: int = 300) -> Solution:
+          index_dir=None, max_stars: int = 300, fallback: bool = True) -> Solution:
     """Astrometric solution of an :class:`~dsodetect.io.Image`.
 
     Parameters
@@ -351,22 +363,40 @@ def solve(image, hint: bool | Hint = True, *, timeout: float = 60.0, use_header_
         (:func:`~dsodetect.identify.hints.hint_from_shape`); False: blind
         solve; a :class:`~dsodetect.identify.hints.Hint`: use it.
     timeout : float
-        Seconds astrometry.net may spend.
+        Seconds astrometry.net may spend, all attempts together (each at
+        least 2 s): with fallbacks, the hinted attempt gets a quarter or 40 %
+        of it, a scale-only one a third of what is left, the blind one the rest.
     use_header_wcs : bool
-        Accept a celestial WCS already in the header (no solving).
+        Accept a celestial WCS already in the header (no solving), once it
+        passes :func:`~dsodetect.io.headers.header_wcs_problem`.
+    fallback : bool
+        When a hinted solve finds no (credible) match, retry with the scale
+        hint alone (a wrong pointing in the header), then blind. At most
+        three attempts, within ``timeout`` together.
 
     Returns
     -------
     Solution
         Never raises for an unsolvable image or a missing astrometry.net:
         ``solution.ok`` is False and ``solution.message`` says why (with the
-        install command when astrometry.net is missing).
+        install command when astrometry.net is missing). ``source`` and
+        ``hint`` say what gave the result; ``tried`` lists every step.
     """
+    from ..io.headers import header_wcs_problem
+
     h, w = image.shape
-    if use_header_wcs and image.wcs is not None and _plausible(image.wcs):
-        wcs = image.wcs.deepcopy()
-        wcs.pixel_shape = (w, h)
-        return Solution(wcs, 0.0, None, source="header")
+    tried = []
+    if use_header_wcs:
+        problem = (image.meta or {}).get("wcs_rejected")
+        if image.wcs is not None:
+            problem = header_wcs_problem(image.header, image.wcs) or (
+                None if _plausible(image.wcs) else "the WCS pixel scale is degenerate or over 1 deg/px")
+            if problem is None:
+                wcs = image.wcs.deepcopy()
+                wcs.pixel_shape = (w, h)
+                return Solution(wcs, 0.0, None, source="header", tried=["header WCS: used"])
+        if problem:
+            tried.append(f"header WCS: refused ({problem})")
     if isinstance(hint, Hint):
         the_hint = hint
     elif hint:
@@ -377,8 +407,50 @@ def solve(image, hint: bool | Hint = True, *, timeout: float = 60.0, use_header_
             the_hint.source = ", ".join(s for s in (the_hint.source, size.source) if s)
     else:
         the_hint = Hint()
+    attempts = [the_hint]
+    if fallback and the_hint.has_position and the_hint.has_scale:
+        attempts.append(Hint(scale_low=the_hint.scale_low, scale_high=the_hint.scale_high,
+                             source=the_hint.source))
+    if fallback and not the_hint.empty:
+        attempts.append(Hint())
     stars = extract_stars(image, max_stars=max_stars)
-    return solve_xy(stars, w, h, the_hint, timeout=timeout, index_dir=index_dir)
+    total = 0.0
+    for i, attempt in enumerate(attempts):
+        # One time budget for all attempts: a right hint solves in a second or
+        # two, a wrong one searches its region until the time is up, so each
+        # hinted attempt gets a share and the last one all that is left.
+        left = max(timeout - total, 0.0)
+        share = left if i == len(attempts) - 1 else left * _SHARES[len(attempts)][i]
+        sol = solve_xy(stars, w, h, attempt, timeout=max(share, _MIN_ATTEMPT_S), index_dir=index_dir)
+        total += sol.seconds
+        sol.seconds = total
+        outcome = "solved" if sol.ok else f"no solution ({sol.message})" if sol.message else "no solution"
+        tried.append(f"astrometry.net ({sol.hint or 'blind'}): {outcome}")
+        sol.tried = tried
+        if sol.ok or not _worth_retrying(sol) or i == len(attempts) - 1:
+            if not sol.ok and len(tried) > 1:
+                sol.message = "; ".join(tried)
+            return sol
+    return sol  # pragma: no cover - the loop always returns
+
+
+#: Share of the time left given to each attempt but the last, by number of attempts.
+_SHARES = {2: (0.4,), 3: (0.25, 0.35)}
+
+#: Shortest time given to one attempt, seconds.
+_MIN_ATTEMPT_S = 2.0
+
+
+def _worth_retrying(sol: Solution) -> bool:
+    """A failed solve another hint may fix: not a missing astrometry.net, nor too few stars.
+
+    A wrong pointing in the header makes astrometry.net search the wrong
+    region until its time is up, so a timeout is worth a retry too (the
+    attempts share one time budget, see :func:`solve`).
+    """
+    text = sol.message
+    return not (text.startswith("astrometry.net is not installed") or text.startswith("astrometry.net has no index")
+                or text.startswith("too few stars"))
 
 
 def _plausible(wcs) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["auto_stretch", "asinh_stretch", "to_uint8", "mtf"]
+__all__ = ["auto_stretch", "color_stretch", "neutralize_background", "asinh_stretch", "to_uint8", "mtf"]
 
 
 def mtf(m: float, x: np.ndarray) -> np.ndarray:
@@ -63,6 +63,47 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
     for c in range(x.shape[2]):
         out[:, :, c] = apply(x[:, :, c], *params(sample[:, c]))
     return np.clip(out, 0.0, 1.0)
+
+
+def neutralize_background(data: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Subtract each channel's sky so that the three skies are equal (PixInsight BackgroundNeutralization,
+    Siril "background neutralisation"): a light-pollution cast goes, the objects' own colours stay.
+
+    The sky of a channel is its median over the darkest quarter of the valid
+    pixels (by luminance: a nebula may fill half the frame); every channel is
+    brought down to the lowest one. Mono data is returned unchanged.
+    """
+    x = np.asarray(data, dtype=np.float32)
+    if x.ndim != 3:
+        return x
+    valid = ~mask if mask is not None else np.ones(x.shape[:2], bool)
+    sample = x[valid]
+    if sample.size > 3 * 500_000:
+        sample = sample[:: sample.shape[0] // 500_000 + 1]
+    # The sky, not the nebula that may fill half the frame: the darkest quarter of the pixels by luminance.
+    lum = sample.mean(axis=1)
+    dark = sample[lum <= np.percentile(lum, 25)]
+    sky = np.median(dark if len(dark) >= 16 else sample, axis=0)
+    return x - (sky - sky.min()).astype(np.float32)
+
+
+def color_stretch(data: np.ndarray, mask: np.ndarray | None = None, *, shadows_clip: float = -2.8,
+                  target_bkg: float = 0.25) -> np.ndarray:
+    """Colour-preserving auto-stretch of a linear RGB stack: background neutralisation, then one
+    *linked* screen transfer function (the Siril / PixInsight auto-stretch convention for colour data).
+
+    An unlinked stretch equalises each channel's whole histogram and with it
+    the colour of the nebulae (a red H-alpha region comes out lavender-grey);
+    a linked one without neutralisation keeps the sky's light-pollution cast.
+    Neutralising the sky first and then stretching all channels alike gives
+    a neutral sky and the objects' colours, as the apps' JPEGs show. Mono data
+    gets the plain :func:`auto_stretch`.
+    """
+    x = np.asarray(data, dtype=np.float32)
+    if x.ndim != 3:
+        return auto_stretch(x, mask, shadows_clip=shadows_clip, target_bkg=target_bkg)
+    return auto_stretch(neutralize_background(x, mask), mask, shadows_clip=shadows_clip,
+                        target_bkg=target_bkg, linked=True)
 
 
 def asinh_stretch(data: np.ndarray, a: float = 0.1, mask: np.ndarray | None = None) -> np.ndarray:

@@ -14,14 +14,8 @@ The pieces, each usable alone:
 - :mod:`.compare` -- what did more integration (or merging sessions) add?
 """
 
-# Submodules load on first use (scikit-image's lazy_loader), so that
-# `dsodetect --help` does not import everything.
+# Submodules load on first use (scikit-image's lazy_loader), so that `dsodetect --help`
+# does not import everything; __init__.pyi lists the names for editors and type checkers.
 import lazy_loader as _lazy
 
-__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
-    "compare": ["compare_stacks"],
-    "integration": ["integration_seconds"],
-    "session": ["LiveSession", "SessionConfig"],
-    "snr": ["aperture_snr", "fit_sqrt_growth", "time_to_snr"],
-    "tracking": ["Track", "match_boxes", "update_tracks"],
-})
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

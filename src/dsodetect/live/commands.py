@@ -2,55 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["register", "load_detectors", "load_hook"]
+__all__ = ["register", "load_detectors"]
 
 
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
-def load_detectors(methods: str):
-    """Comma-separated method names -> detectors; exits 2 with one line if one cannot run."""
-    from ..detectors import MethodUnavailable, get_detector
+def load_detectors(methods: str, options=()):
+    """Comma-separated method names -> detectors (the CLI's loader); exits 2 with one line if one cannot run."""
+    from ..cli import load_detector
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
     if not names:
         raise typer.BadParameter("give at least one method")
-    out = []
-    for name in dict.fromkeys(names):
-        try:
-            if ":" in name:  # a Detector factory of one's own: "package.module:Factory"
-                module, _, attr = name.partition(":")
-                out.append(getattr(importlib.import_module(module), attr)())
-            else:
-                out.append(get_detector(name))
-        except (MethodUnavailable, FileNotFoundError, ValueError, ImportError, AttributeError) as exc:
-            _err(f"error: {exc}")
-            raise typer.Exit(2)
-    return out
-
-
-def load_hook(spec: str | None):
-    """``package.module:function`` -> the function (the identification hook)."""
-    if not spec:
-        return None
-    module, _, attr = spec.partition(":")
-    try:
-        fn = getattr(importlib.import_module(module), attr or "identify")
-    except (ImportError, AttributeError) as exc:
-        _err(f"error: cannot load identify hook {spec!r}: {exc}")
-        raise typer.Exit(2)
-    if not callable(fn):
-        _err(f"error: identify hook {spec!r} is not callable")
-        raise typer.Exit(2)
-    return fn
+    return [load_detector(name, options) for name in dict.fromkeys(names)]
 
 
 def _lock(session_dir: Path):
@@ -77,9 +49,9 @@ def _lock(session_dir: Path):
 
 def watch(
     folder: Annotated[Path, typer.Argument(help="Folder the telescope or its app writes stacks into.")],
-    method: Annotated[str, typer.Option("--method", "-m", help="Comma-separated methods: classical,yolo,xai,pix2pix (or module:Factory).")] = "classical",
+    method: Annotated[str, typer.Option("--method", "-m", help="Comma-separated methods (see 'dsodetect methods').")] = "yolo",
     session: Annotated[Optional[Path], typer.Option("--session", "-s", help="Session folder (default: <folder>/dsodetect-session).")] = None,
-    target: Annotated[Optional[str], typer.Option(help="Expected target name, e.g. 'M 51' (else: the object at the frame centre).")] = None,
+    target: Annotated[Optional[str], typer.Option(help="Expected target, any name: 'M 51', 'Whirlpool', 'B 33' (else: the object at the frame centre).")] = None,
     no_signal_minutes: Annotated[float, typer.Option(help="Warn when the target is not seen after this much integration.")] = 30.0,
     snr_threshold: Annotated[float, typer.Option(help="S/N at which an object counts as clearly visible (time estimates).")] = 5.0,
     appear_score: Annotated[float, typer.Option(help="Score an object needs to be announced.")] = 0.3,
@@ -91,7 +63,8 @@ def watch(
     webhook: Annotated[Optional[str], typer.Option(help="POST notifications to this URL (e.g. an ntfy topic).")] = None,
     webhook_format: Annotated[str, typer.Option(help="ntfy (text + Title header) or json.")] = "ntfy",
     desktop: Annotated[bool, typer.Option("--desktop/--no-desktop", help="Desktop notifications (notify-send).")] = True,
-    identify: Annotated[Optional[str], typer.Option(help="Name hook 'module:function' called as f(image, detections).")] = None,
+    identify: Annotated[bool, typer.Option("--identify", help="Name objects from OpenNGC (header WCS, else offline astrometry.net plate solving).")] = False,
+    solve_timeout: Annotated[float, typer.Option(help="--identify: seconds allowed for one plate solve.")] = 60.0,
     format: Annotated[str, typer.Option("--format", "-f", help="Per-method outputs: yolo,json,png.")] = "yolo,json,png",
     serve: Annotated[bool, typer.Option("--serve", help="Also serve the outreach page.")] = False,
     host: Annotated[str, typer.Option(help="Address for --serve (0.0.0.0 to reach it from phones on the network).")] = "127.0.0.1",
@@ -127,8 +100,10 @@ def watch(
     except ValueError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(2)
+    from ..cli import make_identifier
+
     detectors = load_detectors(method)
-    hook = load_hook(identify)
+    hook = make_identifier(solve_timeout) if identify else None
     config = SessionConfig(session_dir=session_dir, formats=formats, target=target,
                            no_signal_minutes=no_signal_minutes, snr_threshold=snr_threshold,
                            appear_score=appear_score, root=folder.resolve())
@@ -152,8 +127,15 @@ def watch(
     if serve:
         from ..web.server import start_in_thread
 
+        from ..web.commands import _LOCAL, page_urls, qr_text, write_phone_links
+
         server = start_in_thread(session_dir, host=host, port=port)
-        typer.echo(f"outreach page: http://{host}:{port}/")
+        urls = page_urls(host, port)
+        for u in urls:
+            typer.echo(f"outreach page: {u}")
+        if host not in _LOCAL:
+            write_phone_links(session_dir, urls)
+            typer.echo(f"scan with a phone on the same network ({urls[0]}):\n{qr_text(urls[0])}")
     for t in threads:
         t.start()
     typer.echo(f"watching {folder} ({'polling' if poll else 'events'}) with {', '.join(d.name for d in detectors)}"
@@ -173,18 +155,22 @@ def watch(
 def compare(
     stack_a: Annotated[Path, typer.Argument(help="Earlier / shorter stack.")],
     stack_b: Annotated[Path, typer.Argument(help="Later, longer or merged stack of the same field.")],
-    method: Annotated[str, typer.Option("--method", "-m", help="Comma-separated methods.")] = "classical",
+    method: Annotated[str, typer.Option("--method", "-m", help="Comma-separated methods.")] = "yolo",
     min_iou: Annotated[float, typer.Option(help="Overlap that makes two boxes the same object.")] = 0.3,
-    identify: Annotated[Optional[str], typer.Option(help="Name hook 'module:function'.")] = None,
+    identify: Annotated[bool, typer.Option("--identify", help="Name objects from OpenNGC.")] = False,
+    solve_timeout: Annotated[float, typer.Option(help="--identify: seconds allowed for one plate solve.")] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ):
     """Does more integration (or merging sessions) add objects? Lists objects gained, lost and kept."""
     from ..io import ImageReadError
     from .compare import compare_stacks, format_comparison
 
+    from ..cli import make_identifier
+
     detectors = load_detectors(method)
     try:
-        report = compare_stacks(stack_a, stack_b, detectors, min_iou=min_iou, identify=load_hook(identify))
+        report = compare_stacks(stack_a, stack_b, detectors, min_iou=min_iou,
+                                identify=make_identifier(solve_timeout) if identify else None)
     except ImageReadError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(1)

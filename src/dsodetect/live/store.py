@@ -6,16 +6,51 @@ at any point (even ``kill -9``) therefore either committed a stack or did not:
 on restart the uncommitted ones are processed again and the committed ones
 are skipped, so nothing is lost and nothing is counted twice. Notifications
 are marked sent after they go out; unsent ones are sent on restart.
+
+Everything stored or written as JSON goes through :func:`strict_json`: NaN and
+infinities become ``null``, so no file the browser reads can hold
+``Infinity`` (which ``JSON.parse`` rejects, leaving the page blank).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from pathlib import Path
 
-__all__ = ["SessionStore", "file_key"]
+__all__ = ["SessionStore", "file_key", "strict_json", "finite_json", "db_text"]
+
+
+def finite_json(value):
+    """``value`` with every NaN or infinite float (nested in dicts, lists, tuples) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def db_text(text) -> str:
+    """``text`` as SQLite can store it: a file name's undecodable bytes (lone surrogates) backslash-escaped.
+
+    Names that are valid UTF-8 are unchanged; ``bad\\xff.fits`` (byte 0xff)
+    is stored as the text ``bad\\xff.fits`` instead of making SQLite raise.
+    """
+    text = str(text)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def strict_json(value, **kwargs) -> str:
+    """Strict JSON text (``allow_nan=False``): non-finite floats are written as ``null``."""
+    return json.dumps(finite_json(value), allow_nan=False, **kwargs)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -40,6 +75,8 @@ CREATE TABLE IF NOT EXISTS events (
     sent INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS pulled (remote TEXT PRIMARY KEY, local TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, path TEXT NOT NULL, count INTEGER NOT NULL,
+                                     started REAL NOT NULL);
 """
 
 
@@ -81,15 +118,15 @@ class SessionStore:
         return json.loads(row[0]) if row else default
 
     def set_meta(self, key, value) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, strict_json(value)))
 
     def setdefault_meta(self, key, value):
-        self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (key, strict_json(value)))
         return self.get_meta(key)
 
     # ---------------------------------------------------------------- stacks
     def has(self, key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM stacks WHERE key=?", (key,)).fetchone() is not None
+        return self.db.execute("SELECT 1 FROM stacks WHERE key=?", (db_text(key),)).fetchone() is not None
 
     def next_stack_id(self) -> int:
         return (self.db.execute("SELECT MAX(id) FROM stacks").fetchone()[0] or 0) + 1
@@ -107,15 +144,57 @@ class SessionStore:
             cur = self.db.execute(
                 "INSERT INTO stacks(key, path, status, seconds, seconds_source, processed_at, record) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, path, status, record.get("seconds"), record.get("seconds_source"), now,
-                 json.dumps(record)))
+                (db_text(key), db_text(path), status, finite_json(record.get("seconds")), record.get("seconds_source"), now,
+                 strict_json(record)))
             stack_id = cur.lastrowid
             for ev in events:
                 self.db.execute(
                     "INSERT OR IGNORE INTO events(key, kind, stack_id, title, message, created) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (ev["key"], ev["kind"], stack_id, ev["title"], ev["message"], now))
+                    (db_text(ev["key"]), ev["kind"], stack_id, db_text(ev["title"]), db_text(ev["message"]),
+                     now))
         return stack_id
+
+    def commit_failure(self, key: str, path: str, reason: str, record: dict | None = None) -> bool:
+        """Record that a file version failed, with the reason; it is then never tried again.
+
+        Idempotent: returns False (and changes nothing) when the key is already
+        stored, done or failed. Never raises for a file name SQLite cannot
+        take as text, nor for a non-finite number in ``record``.
+        """
+        record = {"file": str(path), "name": Path(str(path)).name, **(record or {}),
+                  "error": " ".join(str(reason).split())}
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO stacks(key, path, status, seconds, seconds_source, processed_at, record) "
+                "VALUES (?, ?, 'failed', NULL, NULL, ?, ?)",
+                (db_text(key), db_text(path), time.time(), strict_json(record)))
+        return cur.rowcount == 1
+
+    def begin_attempt(self, key: str, path: str) -> int:
+        """Note, durably, that processing of ``key`` starts; returns how many times it has started.
+
+        The row is removed by :meth:`end_attempt` when processing returns or
+        raises. One left behind means the process died on that file (a
+        ``kill -9``, a power cut -- or a crash in native code the file
+        triggers): the count says how often, so a file that kills the watcher
+        every time can be given up instead of crash-looping it forever.
+        """
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("INSERT INTO attempts(key, path, count, started) VALUES (?, ?, 1, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET count = count + 1, started = excluded.started",
+                            (db_text(key), db_text(path), time.time()))
+            row = self.db.execute("SELECT count FROM attempts WHERE key=?", (db_text(key),)).fetchone()
+        return int(row[0])
+
+    def end_attempt(self, key: str) -> None:
+        self.db.execute("DELETE FROM attempts WHERE key=?", (db_text(key),))
+
+    def failures(self) -> dict:
+        """``{key: reason}`` of the file versions recorded as failed."""
+        return {r["key"]: r.get("error", "") for r in self.stacks(status="failed")}
 
     def stacks(self, status: str | None = "done") -> list[dict]:
         """Stored stack records in processing order (``id`` and ``key`` added)."""
@@ -152,8 +231,8 @@ class SessionStore:
 
     # ------------------------------------------------------------------- ftp
     def pulled(self, remote: str) -> bool:
-        return self.db.execute("SELECT 1 FROM pulled WHERE remote=?", (remote,)).fetchone() is not None
+        return self.db.execute("SELECT 1 FROM pulled WHERE remote=?", (db_text(remote),)).fetchone() is not None
 
     def add_pulled(self, remote: str, local: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO pulled(remote, local, at) VALUES (?, ?, ?)",
-                        (remote, local, time.time()))
+                        (db_text(remote), db_text(local), time.time()))

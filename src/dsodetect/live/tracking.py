@@ -15,7 +15,31 @@ import numpy as np
 from ..detection import Detection
 from ..postprocess import box_iou
 
-__all__ = ["Observation", "Track", "update_tracks", "match_boxes"]
+__all__ = ["Observation", "Track", "update_tracks", "match_boxes", "names_match_target"]
+
+
+def names_match_target(names, target: str | None) -> bool:
+    """Do identified ``names`` refer to ``target``, given by any alias?
+
+    ``"Horsehead"``, ``"Horsehead Nebula"``, ``"B33"`` and ``"B 33"`` all match a
+    box named ``"Horsehead Nebula (B 33)"``; ``"Veil"`` matches ``"NGC 6992"``
+    (a part of it). Uses :mod:`dsodetect.identify.names` (offline, OpenNGC plus
+    a shipped table); without pyongc, names are compared by spelling only.
+    """
+    if not target:
+        return False
+    names = [n for n in (names or []) if n]
+    try:
+        from ..identify.names import matches_target
+    except ImportError:  # pragma: no cover - the catalog is a dependency
+        matches_target = None
+    if matches_target is not None:
+        try:
+            return matches_target(names, target)
+        except (ImportError, RuntimeError, OSError):
+            pass
+    norm = lambda s: "".join(str(s).lower().split())
+    return any(norm(n) == norm(target) for n in names)
 
 
 @dataclass

@@ -3,107 +3,30 @@
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..detection import Detection
+from ..detection import Detection, DetectionResult
 from ..io import Image, to_uint8
+from ..io.atomic import atomic_write
+from ..io.yolo import read_yolo, write_yolo
 
 __all__ = ["DetectionResult", "write_yolo", "read_yolo", "write_json", "render_annotated",
-           "write_outputs", "FORMATS"]
+           "write_outputs", "write_identify_json", "atomic_write", "FORMATS"]
 
 #: Formats accepted by ``--format``.
 FORMATS = ("yolo", "json", "png")
 
 
-@dataclass
-class DetectionResult:
-    """Detections of one method on one image, with what is needed to write them."""
-
-    image: Image
-    method: str
-    detections: list[Detection]
-    seconds: float = 0.0
-    extras: dict = field(default_factory=dict)  # e.g. starless image, masks
-
-    @property
-    def name(self) -> str:
-        return self.image.name
-
-    def to_dict(self) -> dict:
-        h, w = self.image.shape
-        return {
-            "file": str(self.image.path) if self.image.path else None,
-            "width": w, "height": h,
-            "method": self.method,
-            "seconds": round(self.seconds, 4),
-            "dsodetect_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "observation": _observation(self.image.header),
-            "detections": [d.to_dict(w, h) for d in self.detections],
-        }
-
-
-#: FITS keywords copied into the JSON when present (what was observed, when, how long).
-OBSERVATION_KEYS = ("OBJECT", "DATE-OBS", "EXPTIME", "TOTALEXP", "STACKCNT", "TELESCOP", "INSTRUME",
-                    "FOCALLEN", "XPIXSZ", "RA", "DEC", "FILTER", "GAIN")
-
-
-def _observation(header) -> dict:
-    if header is None:
-        return {}
-    out = {}
-    for key in OBSERVATION_KEYS:
-        if key in header:
-            value = header[key]
-            out[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
-    return out
-
-
-def write_yolo(detections: list[Detection], width: int, height: int, path) -> Path:
-    """Write ``0 xc yc w h conf`` lines (normalised, class 0 = DSO), best first."""
-    path = Path(path)
-    lines = []
-    for d in sorted(detections, key=lambda d: -d.score):
-        xc, yc, bw, bh = d.normalized(width, height)
-        lines.append(f"0 {xc:.6f} {yc:.6f} {bw:.6f} {bh:.6f} {d.score:.5f}")
-    path.write_text("\n".join(lines) + ("\n" if lines else ""))
-    return path
-
-
-def read_yolo(path, width: int = 1, height: int = 1, *, default_score: float = 1.0) -> list[Detection]:
-    """Read a YOLO label / prediction file into pixel-space detections.
-
-    Lines are ``cls xc yc w h [conf]``. Blank lines are skipped; a malformed
-    line raises ``ValueError`` naming the file and line number.
-    """
-    path = Path(path)
-    out = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) not in (5, 6):
-            raise ValueError(f"{path}:{i}: expected 'class xc yc w h [conf]', got {line!r}")
-        try:
-            cls = int(float(parts[0]))
-            xc, yc, bw, bh = (float(v) for v in parts[1:5])
-            score = float(parts[5]) if len(parts) == 6 else default_score
-        except ValueError:
-            raise ValueError(f"{path}:{i}: not numbers: {line!r}") from None
-        out.append(Detection.from_normalized(xc, yc, bw, bh, width, height, score=score,
-                                             label="DSO" if cls == 0 else str(cls)))
-    return out
+def write_identify_json(report, path) -> Path:
+    """Write an identification report (``report.to_dict()``) as strict JSON, atomically."""
+    return atomic_write(path, json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False).encode())
 
 
 def write_json(result: DetectionResult, path) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(result.to_dict(), indent=2))
-    return path
+    """Write :meth:`DetectionResult.to_dict` as strict JSON (no NaN or infinity)."""
+    return atomic_write(path, json.dumps(result.to_dict(), indent=2, allow_nan=False).encode())
 
 
 _COLOURS = [(60, 255, 60), (255, 200, 0), (255, 80, 255), (0, 200, 255), (255, 120, 60)]
@@ -138,13 +61,34 @@ def render_annotated(image: Image, detections: list[Detection], *, max_side: int
     return rgb
 
 
-def _write_png(path, rgb: np.ndarray) -> None:
+def write_png(path, rgb: np.ndarray) -> Path:
+    """Write a uint8 RGB (or gray) array as PNG, atomically.
+
+    Encoded in memory, so OpenCV never sees the path (names that are not
+    valid UTF-8 are written like any other).
+    """
     import cv2
 
     if rgb.ndim == 3:
         rgb = rgb[:, :, ::-1]
-    if not cv2.imwrite(str(path), rgb):
-        raise OSError(f"{path}: could not write PNG")
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb))
+    if not ok:
+        raise OSError(f"{path}: could not encode PNG")
+    return atomic_write(path, buf.tobytes())
+
+
+def heatmap_overlay(image: Image, heat: np.ndarray, *, alpha: float = 0.5) -> np.ndarray:
+    """The image with a heatmap drawn over it (OpenCV's inferno colour map), uint8 RGB."""
+    import cv2
+
+    rgb = to_uint8(image.display())
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    h, w = rgb.shape[:2]
+    hm = cv2.resize(np.clip(heat, 0, 1).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.applyColorMap((hm * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[:, :, ::-1]
+    a = (alpha * hm)[..., None]
+    return np.clip(rgb * (1 - a) + colour * a, 0, 255).astype(np.uint8)
 
 
 def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
@@ -152,9 +96,24 @@ def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
     """Write the requested formats for one result into ``out_dir``.
 
     Files are ``<stem>.txt`` (YOLO + confidence), ``<stem>.json`` and
-    ``<stem>.png`` (annotated). With ``extras``, array products in
-    ``result.extras`` (``starless``, ``mask``...) are written as
-    ``<stem>.<key>.png``.
+    ``<stem>.png`` (annotated; a ``heatmap`` product is drawn under the
+    boxes). With ``extras``, each product is written as ``<stem>.<key>.png``
+    (heatmaps also as ``<stem>.<key>.npy``, the raw values). When the result
+    carries an identification report, ``<stem>.identify.json`` is written too.
+    Every file is written atomically.
+
+    Parameters
+    ----------
+    result : DetectionResult
+    out_dir : path
+    formats : sequence of {'yolo', 'json', 'png'}
+    extras : bool
+        Also write the products.
+
+    Returns
+    -------
+    list of Path
+        The files written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,19 +125,28 @@ def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
     if "json" in formats:
         written.append(write_json(result, out_dir / f"{stem}.json"))
     if "png" in formats:
-        p = out_dir / f"{stem}.png"
-        _write_png(p, render_annotated(result.image, result.detections))
-        written.append(p)
+        heat = result.products.get("heatmap")
+        base = None if heat is None else Image(heatmap_overlay(result.image, heat.data).astype(np.float32) / 255,
+                                               stretched=True)
+        written.append(write_png(out_dir / f"{stem}.png",
+                                 render_annotated(base or result.image, result.detections)))
+    if result.identification is not None and hasattr(result.identification, "to_dict"):
+        written.append(write_identify_json(result.identification, out_dir / f"{stem}.identify.json"))
     if extras:
-        for key, arr in result.extras.items():
-            if isinstance(arr, np.ndarray) and arr.ndim in (2, 3):
-                p = out_dir / f"{stem}.{key}.png"
-                a = arr.astype(np.float32)
-                if arr.dtype == bool:
-                    a = a * 1.0
-                elif not (0.0 <= a.min() and a.max() <= 1.0):
-                    from ..io import auto_stretch
-                    a = auto_stretch(a)
-                _write_png(p, to_uint8(a))
-                written.append(p)
+        for key, prod in result.products.items():
+            arr = prod.data
+            if not (isinstance(arr, np.ndarray) and arr.ndim in (2, 3)):
+                continue
+            p = out_dir / f"{stem}.{key}.png"
+            if prod.kind == "heatmap":
+                buf = __import__("io").BytesIO()
+                np.save(buf, arr.astype(np.float32))
+                written.append(atomic_write(out_dir / f"{stem}.{key}.npy", buf.getvalue()))
+                written.append(write_png(p, heatmap_overlay(result.image, arr)))
+                continue
+            a = arr.astype(np.float32)
+            if prod.kind == "image" and not (0.0 <= a.min() and a.max() <= 1.0):
+                from ..io import auto_stretch
+                a = auto_stretch(a)
+            written.append(write_png(p, to_uint8(a)))
     return written

@@ -38,12 +38,9 @@ Plain Python API
 
 from ..telescopes import PRESETS, Preset, get_preset, pixel_scale
 
-# Submodules load on first use (scikit-image's lazy_loader), so that
-# `dsodetect --help` does not import everything.
+# Submodules load on first use (scikit-image's lazy_loader), so that `dsodetect --help`
+# does not import everything; __init__.pyi lists the names for editors and type checkers.
 import lazy_loader as _lazy
 
-__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
-    "dataset": ["make_dataset"],
-    "render": ["SCENE_WEIGHTS", "Scene", "SynthField", "make_wcs", "render_field", "render_scene", "write_sample"],
-})
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
 __all__ += ["PRESETS", "Preset", "get_preset", "pixel_scale"]

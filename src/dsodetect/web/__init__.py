@@ -5,10 +5,8 @@ it. The page (``static/``) is plain HTML/JS/CSS shipped in the package, with
 no CDN, so it works offline beside the telescope.
 """
 
-# Submodules load on first use (scikit-image's lazy_loader), so that
-# `dsodetect --help` does not import everything.
+# Submodules load on first use (scikit-image's lazy_loader), so that `dsodetect --help`
+# does not import everything; __init__.pyi lists the names for editors and type checkers.
 import lazy_loader as _lazy
 
-__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs={
-    "server": ["create_app", "safe_path", "start_in_thread"],
-})
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)

@@ -53,6 +53,14 @@ FEATURES = {
 
 @dataclass
 class Candidate:
+    """A box the classical method considers, with the features its scorer reads.
+
+    Not a :class:`~dsodetect.detection.Detection`: a candidate lives only
+    inside the classical detector (dozens per image, each with ~40 features
+    and its ``kind``) and is mutable while it is scored; the few that are
+    selected leave the detector as Detections.
+    """
+
     x0: float
     y0: float
     x1: float

@@ -31,12 +31,13 @@ See ``docs/classical.md``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+import time
+from dataclasses import dataclass, fields, replace
 
 import cv2
 import numpy as np
 
-from ...detection import Detection
+from ...detection import Detection, DetectionResult, MethodOption, Product
 from .background import nodata_mask, small_scale_background
 from .candidates import (Candidate, compact_candidates, context_features, diffuse_candidates,
                          frame_candidate, image_features, select)
@@ -98,6 +99,16 @@ class ClassicalDetector:
     """
 
     name = "classical"
+    #: The scorer was fitted on 640 px app tiles: larger frames are tiled at that size, with a
+    #: quarter overlap (on held-out real-train mosaics it scored F1 0.23 against 0.08 for windows
+    #: twice as large), in two threads (OpenCV, sep and LightGBM release the GIL).
+    tile_size = 640
+    tiling = {"overlap": 0.25, "workers": 2}
+    options = (
+        MethodOption("star_remover", str, "builtin", "'builtin' or 'starnet' (a StarNet++ binary).",
+                     choices=("builtin", "starnet")),
+        MethodOption("max_boxes", int, 3, "Most boxes kept per image (per tile on large frames)."),
+    )
 
     def __init__(self, star_remover: str = "builtin", params: ClassicalParams | None = None,
                  scorer=None, **overrides):
@@ -114,7 +125,6 @@ class ClassicalDetector:
         if star_remover == "starnet":
             from .starnet import StarNet
             self._starnet = StarNet()  # raises FileNotFoundError with install hints
-        self.last_products: dict = {}
 
     @property
     def scorer(self):
@@ -215,8 +225,17 @@ class ClassicalDetector:
         return context_features(cands, maps, map_to_input, shape, img)
 
     # -------------------------------------------------------------------- API
-    def detect(self, image) -> list[Detection]:
-        """Detect deep-sky objects in a :class:`dsodetect.io.Image`."""
+    def detect(self, image) -> DetectionResult:
+        """Detect deep-sky objects in a :class:`dsodetect.io.Image`.
+
+        Returns
+        -------
+        DetectionResult
+            Boxes best first, and the products ``starless`` (image),
+            ``star_mask`` and ``diffuse_mask`` (masks) at the working
+            resolution (the image's size up to ``work_max`` px).
+        """
+        t0 = time.perf_counter()
         p = self.params
         work, nodata, f = self.prepare(image)
         cat, smask, starless = self.remove_stars(work, nodata, f)
@@ -229,10 +248,8 @@ class ClassicalDetector:
                           extras={"kind": c.kind, **{k: round(v, 3) for k, v in c.feats.items()
                                                      if k in ("log_snr", "log_peak", "log_peak_snr")}})
                 for c in kept]
-        self.last_products = self._products(starless, smask, maps)
-        self.last_stars = cat
-        self.last_candidates = cands
-        return dets
+        return DetectionResult(image, self.name, dets, products=self._products(starless, smask, maps),
+                               seconds=time.perf_counter() - t0)
 
     def _products(self, starless, smask, maps):
         """Starless image and masks at the *working* resolution.
@@ -244,8 +261,6 @@ class ClassicalDetector:
         h, w = smask.shape
         dm = (maps.combined > self.params.low) & maps.valid
         dm = cv2.resize(dm.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-        return {"starless": starless, "star_mask": smask, "diffuse_mask": dm}
-
-    def describe(self) -> dict:
-        return {"name": self.name, "star_remover": self.star_remover,
-                **asdict(self.params), "min_score": self.min_score}
+        return {"starless": Product(starless, "image", "the image with its stars removed (inpainted)"),
+                "star_mask": Product(smask, "mask", "pixels covered by stars"),
+                "diffuse_mask": Product(dm, "mask", "significant diffuse emission")}

@@ -24,8 +24,9 @@ thresholds with ``min_score``. (Taking the ranker's order outright, with the
 probability capped in rank order, scored 0.413 in cross-validation against
 0.426 for the product, the classifier alone 0.405.)
 Each model is an average over a few seeds. They are fitted on real-train by
-``benchmarks/tune_classical.py fit`` and ship as ``scorer_model.json.gz``;
-see ``docs/classical.md`` (model card).
+``dsodetect train classical`` (:mod:`dsodetect.train.classical`) and ship
+as the model ``classical-scorer`` (:mod:`dsodetect.models`, with its card);
+see ``docs/classical.md``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import numpy as np
 from .candidates import CONTEXT, FEATURES, Candidate
 
 __all__ = ["FEATURE_NAMES", "KINDS", "CandidateScorer", "combine_scores", "feature_matrix", "fit_scorer",
-           "MODEL_PATH", "RELEVANCE_BINS", "SEEDS"]
+           "MODEL_NAME", "RELEVANCE_BINS", "SEEDS"]
 
 KINDS = ("diffuse", "compact", "frame")
 #: Columns of :func:`feature_matrix`: every kind's features (NaN where a kind
@@ -48,7 +49,8 @@ FEATURE_NAMES = (sorted({f for names in FEATURES.values() for f in names})
                  + [f"kind_{k}" for k in KINDS] + list(CONTEXT))
 #: IoU edges of the ranker's relevance grades.
 RELEVANCE_BINS = (0.3, 0.5, 0.7)
-MODEL_PATH = Path(__file__).with_name("scorer_model.json.gz")
+#: Registry name of the shipped model (:mod:`dsodetect.models`).
+MODEL_NAME = "classical-scorer"
 #: One ranker and one classifier per seed; predictions are averaged.
 SEEDS = (0, 1, 2, 3, 4)
 
@@ -116,17 +118,19 @@ class CandidateScorer:
 
     Parameters
     ----------
-    model : dict or path, optional
-        What :func:`fit_scorer` returns, or a (gzipped) JSON file of it;
-        default: the model shipped with the package.
+    model : dict or path or str, optional
+        What :func:`fit_scorer` returns, a (gzipped) JSON file of it, or a
+        model name of :mod:`dsodetect.models`; default ``classical-scorer``.
     """
 
     def __init__(self, model: dict | str | Path | None = None):
         if model is None or isinstance(model, (str, Path)):
-            model = self.load(model or MODEL_PATH)
+            from ...models import model_path
+
+            model = self.load(model_path(model or MODEL_NAME))
         if list(model["features"]) != list(FEATURE_NAMES):
             raise ValueError("the scorer model was fitted on other candidate features than the code "
-                             "now makes: refit with benchmarks/tune_classical.py fit --final --write")
+                             "now makes: refit with 'dsodetect train classical --data <real-train> --final'")
         lgb = _lightgbm()
         self.info = {k: v for k, v in model.items() if k not in ("ranker", "classifier")}
         self._ranker = [lgb.Booster(model_str=s) for s in model["ranker"]]

@@ -91,21 +91,6 @@ function renderToggles(latest) {
 }
 
 // ------------------------------------------------------------------ image + overlays
-function trackFor(box, tracks, stackId) {
-  let best = null, bestIou = 0;
-  for (const t of tracks) {
-    if (t.last_stack !== stackId) continue;
-    const [a, b] = [box, t.box];
-    const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-    const ih = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-    const inter = iw * ih;
-    const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    const iou = union > 0 ? inter / union : 0;
-    if (iou > bestIou) { best = t; bestIou = iou; }
-  }
-  return best;
-}
-
 function renderImage(s, latest) {
   const frame = $("frame");
   $("empty").hidden = Boolean(latest);
@@ -120,8 +105,8 @@ function renderImage(s, latest) {
     pre.onload = () => { base.src = src; base.dataset.src = src; base.dataset.stack = String(latest.id); };
     pre.src = src;
   }
-  $("caption").textContent = `${latest.name} \u00b7 ${fmtDur(latest.seconds)} integration` +
-    (latest.seconds_source && latest.seconds_source !== "header" ? ` (${latest.seconds_source})` : "");
+  $("caption").textContent = `${latest.name} \u00b7 ${fmtTime(latest)} integration` +
+    (latest.seconds && SOURCE_WORDS[latest.seconds_source] ? ` (${SOURCE_WORDS[latest.seconds_source]})` : "");
 
   const layers = $("layers");
   const want = [];
@@ -136,45 +121,74 @@ function renderImage(s, latest) {
   svg.setAttribute("viewBox", `0 0 ${latest.width} ${latest.height}`);
   svg.replaceChildren();
   const font = Math.max(12, latest.height / 26);
-  Object.entries(latest.methods).forEach(([m, r], i) => {
-    if (!isOn(`boxes:${m}`, true)) return;
-    for (const d of r.detections) {
-      const [x0, y0, x1, y1] = d.box;
-      const g = el("svg:g", { "data-method": m, class: "det" });
-      g.append(el("svg:rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, stroke: colour(m, i), rx: 4 }));
-      if (isOn("labels", true)) {
-        const t = trackFor(d.box, s.tracks, latest.id);
-        const names = (d.extras && d.extras.names) || (t && t.names) || [];
-        const label = names.length ? names[0] : (t ? `#${t.id}` : "");
-        // Above the box, else below it, else inside its top edge.
-        const ty = y0 - font * 0.3 > font ? y0 - font * 0.3 : (y1 + font < latest.height ? y1 + font : y0 + font * 1.1);
-        g.append(el("svg:text", { x: x0 + font * 0.2, y: ty, fill: colour(m, i), "font-size": font },
-                    `${label} ${d.score.toFixed(2)}`.trim()));
-      }
-      svg.append(g);
+  const methods = Object.keys(latest.methods);
+  // One box per object of the shown set (the same set the header counts and the list shows).
+  for (const t of shownTracks(s)) {
+    const last = t.observations[t.observations.length - 1];
+    const m = (last.methods || []).find((x) => isOn(`boxes:${x}`, true));
+    if (!m) continue;
+    const i = Math.max(0, methods.indexOf(m));
+    const [x0, y0, x1, y1] = t.box;
+    const g = el("svg:g", { "data-method": m, "data-track": t.id, class: "det" });
+    g.append(el("svg:rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, stroke: colour(m, i), rx: 4 }));
+    if (isOn("labels", true)) {
+      // Above the box, else below it, else inside its top edge.
+      const ty = y0 - font * 0.3 > font ? y0 - font * 0.3 : (y1 + font < latest.height ? y1 + font : y0 + font * 1.1);
+      g.append(el("svg:text", { x: x0 + font * 0.2, y: ty, fill: colour(m, i), "font-size": font },
+                  t.names.length ? t.names[0] : `#${t.id}`));
     }
-  });
+    svg.append(g);
+  }
+}
+
+// The one filtered set behind the count, the list and the boxes: objects in the latest stack with an
+// announced score (session.json "shown").
+function shownTracks(s) {
+  return (s.tracks || []).filter((t) => t.shown);
+}
+
+const SOURCE_WORDS = { estimated: "estimated from file times", held: "at least: the stack never shrinks",
+                       filename: "from the file name", sidecar: "from the app's shotsInfo.json" };
+
+function fmtTime(stack) {
+  if (!stack || !stack.seconds) return "unknown";
+  if (stack.seconds_source === "estimated") return `~${fmtDur(stack.seconds)}`;
+  if (stack.seconds_source === "held") return `\u2265 ${fmtDur(stack.seconds)}`;
+  return fmtDur(stack.seconds);
+}
+
+function signalBar(sig) {
+  const wrap = el("span", { class: `signal ${sig.level}`, "data-testid": "signal",
+                            title: "how clearly it shows: faint, clear or bright" });
+  const bar = el("span", { class: "bar" });
+  bar.append(el("span", { class: "fill", style: `width:${Math.round(100 * (sig.bar || 0))}%` }));
+  wrap.append(bar, el("span", { class: "word" }, sig.level === "unknown" ? "" : sig.level));
+  return wrap;
 }
 
 // ------------------------------------------------------------------ panels
 function renderObjects(s, latest) {
   const list = $("objects");
   list.replaceChildren();
-  // Objects in the latest stack first, named ones before the others, then by score.
-  const tracks = s.tracks.filter((t) => t.visible || t.in_latest).sort((a, b) =>
-    (b.in_latest - a.in_latest) || (b.names.length > 0) - (a.names.length > 0) ||
-    b.observations[b.observations.length - 1].score - a.observations[a.observations.length - 1].score);
+  // The shown set (as counted in the header and drawn on the image): named ones first, then the clearest.
+  const tracks = shownTracks(s).sort((a, b) =>
+    (b.names.length > 0) - (a.names.length > 0) || (b.signal ? b.signal.bar : 0) - (a.signal ? a.signal.bar : 0));
   for (const t of tracks) {
     const last = t.observations[t.observations.length - 1];
-    const li = el("li", { "data-track": t.id, class: t.in_latest ? "" : "gone",
-                          style: `border-color:${colour((last.methods || [])[0])}` });
-    li.append(el("div", { class: "name" }, t.label));
+    const li = el("li", { "data-track": t.id, style: `border-color:${colour((last.methods || [])[0])}` });
+    const head = el("div", { class: "name" }, t.label);
+    if (t.signal) head.append(signalBar(t.signal));
+    li.append(head);
     if (t.description) li.append(el("div", { class: "desc" }, t.description));
-    const bits = [`seen from ${fmtDur(t.first_seconds)}`, `score ${last.score.toFixed(2)}`];
+    const seen = t.first_seconds ? `seen from ${fmtDur(t.first_seconds)}` : `seen from stack ${t.first_stack}`;
+    li.append(el("div", { class: "meta" }, seen));
+    const details = el("details", { class: "meta" });
+    details.append(el("summary", {}, "details"));
+    const bits = [`detector score ${last.score.toFixed(2)}`];
     if (last.snr !== null && last.snr !== undefined) bits.push(`S/N ${fmtSnr(last.snr)}`);
     if (last.methods && last.methods.length) bits.push(last.methods.join("+"));
-    if (!t.in_latest) bits.push("not in latest stack");
-    li.append(el("div", { class: "meta" }, bits.join(" \u00b7 ")));
+    details.append(el("div", {}, bits.join(" \u00b7 ")));
+    li.append(details);
     if (t.marginal && t.eta_seconds && latest && latest.seconds) {
       li.append(el("div", { class: "meta marginal" },
         `faint: should be clear after ~${fmtDur(t.eta_seconds)} (${fmtDur(Math.max(0, t.eta_seconds - latest.seconds))} more)`));
@@ -210,7 +224,7 @@ function renderTimeline(s) {
   const tg = s.target || {};
   let tmax = Math.max(...stacks.map((x) => x.seconds));
   if (!tg.confirmed && tg.needed_seconds) tmax = Math.max(tmax, Math.min(tg.needed_seconds, tmax * 3));
-  const pts = s.tracks.flatMap((t) => t.observations.filter((o) => o.seconds && o.snr !== null));
+  const pts = shownTracks(s).flatMap((t) => t.observations.filter((o) => o.seconds && o.snr !== null));
   let smax = Math.max(tg.snr_threshold || 5, ...pts.map((o) => o.snr), ...stacks.map((x) => x.target_snr || 0));
   smax *= 1.1;
   const X = (t) => L + (W - L - R) * (t / tmax);
@@ -234,7 +248,7 @@ function renderTimeline(s) {
     }
   }
   const usedY = [];
-  s.tracks.forEach((t) => {
+  shownTracks(s).forEach((t) => {
     const obs = t.observations.filter((o) => o.seconds && o.snr !== null);
     if (!obs.length) return;
     const c = colour((obs[obs.length - 1].methods || [])[0]);
@@ -273,9 +287,9 @@ function render(s) {
   badge.hidden = !latest;
   badge.textContent = tg.confirmed ? "\u2713 target confirmed" : "target not yet confirmed";
   badge.className = "badge " + (tg.confirmed ? "ok" : "wait");
-  $("integration").textContent = latest ? fmtDur(latest.seconds) : "\u2013";
+  $("integration").textContent = latest ? fmtTime(latest) : "\u2013";
   $("stack-count").textContent = String(s.stacks.length);
-  $("object-count").textContent = String(s.tracks.filter((t) => t.visible).length);
+  $("object-count").textContent = String(shownTracks(s).length);
   renderToggles(latest);
   renderImage(s, latest);
   renderObjects(s, latest);
@@ -299,4 +313,15 @@ function connect() {
 document.addEventListener("keydown", (e) => {
   if (e.key === "r" && !e.ctrlKey && !e.metaKey) setToggle("red", !isOn("red", false));
 });
-document.addEventListener("DOMContentLoaded", connect);
+// The QR code `dsodetect serve --host 0.0.0.0` writes (phone.json, phone-qr.png in the session folder).
+function showPhone() {
+  fetch("/files/phone.json").then((r) => (r.ok ? r.json() : null)).then((p) => {
+    if (!p || !p.urls || !p.urls.length) return;
+    $("phone-qr").src = `/files/${p.qr}`;
+    $("phone-url").textContent = p.urls.join("  ");
+    $("phone-url").href = p.urls[0];
+    $("phone").hidden = false;
+  }).catch(() => {});
+}
+
+document.addEventListener("DOMContentLoaded", () => { connect(); showPhone(); });

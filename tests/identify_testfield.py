@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.wcs import tan_wcs as make_wcs  # public here for the tests
-from ..telescopes import PRESETS, pixel_scale
-from .catalog import cone_search
-from .geometry import ellipse_box, object_ellipse
-from .geometry import pixel_scale as wcs_pixel_scale
-from .solver import find_index_files
+from dsodetect.io.wcs import tan_wcs as make_wcs  # public here for the tests
+from dsodetect.telescopes import PRESETS, pixel_scale
+from dsodetect.identify.catalog import cone_search
+from dsodetect.identify.geometry import ellipse_box, object_ellipse
+from dsodetect.identify.geometry import pixel_scale as wcs_pixel_scale
+from dsodetect.identify.solver import find_index_files
 
 __all__ = ["RenderedField", "make_wcs", "index_stars", "render_field", "hint_header"]
 
@@ -54,7 +54,7 @@ class RenderedField:
         ``header``: ``"none"`` (no header), ``"wcs"`` (full TAN WCS) or
         ``"hint"`` (``RA``/``DEC``/``FOCALLEN``/``XPIXSZ`` as Seestar writes).
         """
-        from ..io import from_array
+        from dsodetect.io import from_array
 
         img = from_array(self.data, name="rendered")
         if header == "wcs":

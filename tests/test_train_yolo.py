@@ -1,0 +1,89 @@
+"""The YOLO training path end to end, tiny: train one epoch offline, export ONNX, install, detect with it.
+
+Needs the train extra (torch, ultralytics); CI installs it, so this runs there.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("ultralytics")
+
+
+def _sky_dataset(root, n=8, size=128, seed=0):
+    """Dark noisy skies with one red elliptical 'nebula' each, YOLO labels."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(n):
+        img = rng.normal(20, 4, (size, size, 3)).clip(0, 255).astype(np.uint8)
+        cx, cy = rng.uniform(30, size - 30, 2)
+        ax, ay = rng.uniform(8, 20, 2)
+        cv2.ellipse(img, (int(cx), int(cy)), (int(ax), int(ay)), 0, 0, 360, (40, 40, 200), -1)
+        cv2.imwrite(str(root / "images" / f"{i}.jpg"), img)
+        (root / "labels" / f"{i}.txt").write_text(
+            f"0 {cx / size:.5f} {cy / size:.5f} {2 * ax / size:.5f} {2 * ay / size:.5f}\n")
+
+
+def test_train_export_install_and_detect(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dsodetect.cli import app
+
+    monkeypatch.setenv("DSODETECT_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    _sky_dataset(tmp_path / "data")
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "yolo", "--data", str(tmp_path / "data"), "--preset", "tiny",
+                              "--runs", str(tmp_path / "runs"), "--name", "t", "--val-fraction", "0.25",
+                              "--model-name", "yolo-test"])
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "models" / "yolo-test.card.json").read_text())
+    assert card["method"] == "yolo" and "CC BY-NC-ND 4.0" in card["data_licence"]
+    assert card["extra"]["imgsz"] == 64 and 0 <= card["extra"]["min_score"] <= 1
+    assert (tmp_path / "runs" / "t" / "weights" / "last.pt").is_file(), "a checkpoint to resume from"
+
+    # The exported model through --method yolo (ONNX Runtime), the CLI contract's outputs.
+    img = tmp_path / "data" / "images" / "3.jpg"
+    res = runner.invoke(app, ["detect", str(img), "--method", "yolo", "-O", "model=yolo-test",
+                              "-O", "conf=0.0", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    lines = (tmp_path / "out" / "3.txt").read_text().splitlines()
+    assert lines, "conf=0 keeps every box the network makes"
+    for line in lines:
+        f = line.split()
+        assert len(f) == 6 and f[0] == "0" and all(0 <= float(v) <= 1 for v in f[1:])
+    assert (tmp_path / "out" / "3.png").stat().st_size > 0
+
+
+def test_onnx_matches_the_torch_model_exactly(tmp_path, monkeypatch):
+    # The letterbox inverse is exact: on a frame of the network's own size the
+    # ONNX detector returns the boxes Ultralytics' own predictor returns.
+    import cv2
+    from ultralytics import YOLO
+
+    from dsodetect.detectors.yolo import YoloDetector
+    from dsodetect.io import read_image
+    from dsodetect.train.yolo import PRESETS, export_onnx, prepare_data, train_yolo
+
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    _sky_dataset(tmp_path / "data", seed=1)
+    yaml_path = prepare_data(tmp_path / "data", tmp_path / "split", val_fraction=0.25)
+    best = train_yolo(yaml_path, out=tmp_path / "runs", recipe=PRESETS["tiny"], name="m")
+    onnx = export_onnx(best, tmp_path / "m.onnx", imgsz=64)
+    frame = tmp_path / "frame.png"
+    cv2.imwrite(str(frame), cv2.resize(cv2.imread(str(tmp_path / "data" / "images" / "0.jpg")), (64, 64),
+                                       interpolation=cv2.INTER_AREA))
+    ours = YoloDetector(str(onnx), conf=0.001, iou=0.5).detect(read_image(frame)).detections
+    ref = YOLO(str(best)).predict(str(frame), imgsz=64, conf=0.001, iou=0.5, device="cpu", verbose=False)[0]
+    ref_boxes = ref.boxes.xyxy.numpy()
+    assert len(ours) and len(ref_boxes)
+    top = np.array([ours[0].x0, ours[0].y0, ours[0].x1, ours[0].y1])
+    assert np.abs(ref_boxes[0] - top).max() < 0.5, (ref_boxes[0], top)
+    assert ours[0].score == pytest.approx(float(ref.boxes.conf[0]), abs=1e-3)

@@ -87,3 +87,33 @@ def test_onnx_matches_the_torch_model_exactly(tmp_path, monkeypatch):
     top = np.array([ours[0].x0, ours[0].y0, ours[0].x1, ours[0].y1])
     assert np.abs(ref_boxes[0] - top).max() < 0.5, (ref_boxes[0], top)
     assert ours[0].score == pytest.approx(float(ref.boxes.conf[0]), abs=1e-3)
+
+
+def test_weights_fine_tune_starts_from_the_checkpoint(tmp_path, monkeypatch):
+    # --weights is transfer learning: the trainer's first weights are the checkpoint's, not random ones.
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    from dsodetect.train.yolo import PRESETS, prepare_data, train_yolo
+
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    _sky_dataset(tmp_path / "data", seed=2)
+    yaml_path = prepare_data(tmp_path / "data", tmp_path / "split", val_fraction=0.25)
+    first = train_yolo(yaml_path, out=tmp_path / "runs", recipe=PRESETS["tiny"], name="a")
+    # Mark the checkpoint: every weight of its first layer set to 0.5, which no initialisation gives.
+    ckpt = torch.load(first, map_location="cpu", weights_only=False)
+    marked = next(ckpt["model"].parameters())
+    with torch.no_grad():
+        marked.fill_(0.5)
+    torch.save(ckpt, tmp_path / "marked.pt")
+    seen = []
+    setup = DetectionTrainer._setup_train
+
+    def spy(self, *a, **k):
+        setup(self, *a, **k)
+        seen.append(next(self.model.parameters()).detach().float().clone())
+
+    monkeypatch.setattr(DetectionTrainer, "_setup_train", spy)
+    # In bf16 (the CPU default), as the first real fine-tune ran.
+    train_yolo(yaml_path, out=tmp_path / "runs", recipe=PRESETS["tiny"].with_(bf16=True), name="b",
+               weights=tmp_path / "marked.pt")
+    assert seen and torch.allclose(seen[0], torch.full_like(seen[0], 0.5), atol=1e-3)

@@ -200,9 +200,9 @@ def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=No
         model = YOLO(str(last))
         model.train(resume=True, trainer=trainer)
     else:
-        model = YOLO(f"{recipe.model}.yaml")
-        if weights:
-            model = model.load(str(weights))
+        # A checkpoint to fine-tune is opened as the model itself: with a yaml + .load() and our
+        # trainer class (CPU bf16), Ultralytics started from random weights (a test checks this).
+        model = YOLO(str(weights)) if weights else YOLO(f"{recipe.model}.yaml")
         run.mkdir(parents=True, exist_ok=True)
         (run / "recipe.json").write_text(json.dumps(asdict(recipe), indent=1))
         model.train(data=str(Path(data).resolve()), project=str(out), name=name, exist_ok=True,
@@ -211,7 +211,7 @@ def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=No
                     flipud=recipe.flipud, fliplr=recipe.fliplr, degrees=recipe.degrees, scale=recipe.scale,
                     translate=recipe.translate, hsv_v=recipe.hsv_v, patience=recipe.patience or 10_000,
                     amp="bf16" if bf16 else False, seed=seed, deterministic=True, workers=workers,
-                    device=device, plots=False, val=True, pretrained=False, verbose=False,
+                    device=device, plots=False, val=True, pretrained=bool(weights), verbose=False,
                     trainer=trainer)
     with (run / "wall_time.txt").open("a") as fh:
         fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {time.time() - t0:.0f} s "

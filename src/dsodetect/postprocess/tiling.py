@@ -190,7 +190,7 @@ def detect_tiled(detector, image, *, tile_size: int | None = None, overlap: floa
     data = image.display()
     if levels is None:
         levels = max(1, math.ceil(math.log2(max(h, w) / tile_size)) + 1)
-    jobs = []  # (level, Tile, scale, grid size)
+    jobs = []  # (level, window, shrink factor, windows at this level, edge margin in px)
     for level in range(first_level, max(levels, first_level + 1)):
         scale = 2.0 ** level
         size = int(round(tile_size * scale))

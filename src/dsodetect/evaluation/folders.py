@@ -3,20 +3,44 @@
 from __future__ import annotations
 
 import csv
+import math
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..detection import boxes_array
-from ..detection import DsodetectWarning
-from ..io.yolo import Rejected, check_iou, check_score, read_label_file
+from ..detection import DsodetectWarning, boxes_array
+from ..io.yolo import Rejected, read_label_file
 from .metrics import ImageMatch, coco_map, match_image, pr_curve, prf, threshold_sweep
 
 __all__ = ["evaluate", "evaluate_folders", "load_labels", "format_report", "MalformedLabels"]
 
 #: Rejected entries listed in an error message or a report summary.
 _SHOWN = 20
+
+
+def check_iou(iou) -> float:
+    """``iou`` as a float when ``0 < iou <= 1``, else ValueError."""
+    try:
+        value = float(iou)
+    except (TypeError, ValueError):
+        raise ValueError(f"--iou must be a number in (0, 1], got {iou!r}") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise ValueError(f"--iou must be in (0, 1], got {iou!r}")
+    return value
+
+
+def check_score(score):
+    """``score`` as a float when it is None or ``0 <= score <= 1``, else ValueError."""
+    if score is None:
+        return None
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        raise ValueError(f"--min-score must be a number in [0, 1], got {score!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"--min-score must be in [0, 1], got {score!r}")
+    return value
 
 
 class MalformedLabels(ValueError):

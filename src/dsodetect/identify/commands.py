@@ -109,10 +109,10 @@ def _write(report, image, out: Path, formats) -> None:
     if "json" in formats:
         write_identify_json(report, out / f"{image.name}.identify.json")
     if "png" in formats and report.solution.ok:
-        from ..outputs import write_png
+        from ..outputs import write_image
         from .render import render_identified
 
-        write_png(out / f"{image.name}.identify.png", render_identified(image, report, max_side=2000))
+        write_image(out / f"{image.name}.identify.png", render_identified(image, report, max_side=2000))
 
 
 def _print(report, image, path, listing: bool) -> None:

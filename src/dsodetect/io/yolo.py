@@ -20,8 +20,7 @@ from pathlib import Path
 
 from ..detection import Detection
 
-__all__ = ["Rejected", "parse_label_line", "read_label_file", "read_yolo", "format_yolo", "write_yolo",
-           "check_iou", "check_score"]
+__all__ = ["Rejected", "parse_label_line", "read_label_file", "read_yolo", "format_yolo", "write_yolo"]
 
 #: Largest label file read (a YOLO file has one short line per object).
 MAX_LABEL_BYTES = 16 << 20
@@ -36,7 +35,7 @@ class Rejected:
     reason: str
 
     def __str__(self) -> str:
-        from ..io.image import display_path
+        from .image import display_path
 
         where = f"{display_path(self.path)}:{self.line}" if self.line else display_path(self.path)
         return f"{where}: {self.reason}"
@@ -117,30 +116,6 @@ def read_label_file(path, width: float = 1, height: float = 1, *,
                                              score=default_score if score is None else score,
                                              label="DSO" if cls == 0 else str(cls)))
     return out, rejected
-
-
-def check_iou(iou) -> float:
-    """``iou`` as a float when ``0 < iou <= 1``, else ValueError."""
-    try:
-        value = float(iou)
-    except (TypeError, ValueError):
-        raise ValueError(f"--iou must be a number in (0, 1], got {iou!r}") from None
-    if not (math.isfinite(value) and 0.0 < value <= 1.0):
-        raise ValueError(f"--iou must be in (0, 1], got {iou!r}")
-    return value
-
-
-def check_score(score):
-    """``score`` as a float when it is None or ``0 <= score <= 1``, else ValueError."""
-    if score is None:
-        return None
-    try:
-        value = float(score)
-    except (TypeError, ValueError):
-        raise ValueError(f"--min-score must be a number in [0, 1], got {score!r}") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"--min-score must be in [0, 1], got {score!r}")
-    return value
 
 
 def read_yolo(path, width: int = 1, height: int = 1, *, default_score: float = 1.0) -> list[Detection]:

@@ -26,7 +26,7 @@ import numpy as np
 from ..detection import Detection
 from ..io import ImageReadError, read_image, to_uint8
 from ..io.atomic import atomic_write
-from ..outputs import write_outputs
+from ..outputs import write_image, write_outputs
 from ..pipeline import process
 from .integration import SessionClock, describe_time, integration_seconds, is_known
 from .notify import Notifier
@@ -83,11 +83,6 @@ class SessionConfig:
     root: Path | None = None  # watched folder: file keys are relative to it
     solve_timeout: float = 60.0  # seconds astrometry.net may spend on the field (in the background)
     hook_timeout: float = 10.0  # seconds a custom identify hook may take before the stack goes on without it
-
-
-def _names_match(names, target: str | None) -> bool:
-    """Any alias of the target ("Horsehead", "B 33") matches a box named "Horsehead Nebula (B 33)"."""
-    return names_match_target(names, target)
 
 
 def _resolve_target(target: str):
@@ -549,7 +544,7 @@ class LiveSession:
         cfg = self.config
         seen = [t for t in self.tracks if t.last.stack == stack_id and t.last.score >= cfg.appear_score]
         for t in seen:
-            if _names_match(t.names, cfg.target):
+            if names_match_target(t.names, cfg.target):
                 return t
         w, h = frame
         # An object identified as something else does not confirm a named target.
@@ -726,11 +721,5 @@ def _write_view(path: Path, image) -> None:
     if max(h, w) > VIEW_MAX_SIDE:
         s = VIEW_MAX_SIDE / max(h, w)
         rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    if rgb.ndim == 3:
-        rgb = rgb[:, :, ::-1]
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Encoded in memory: OpenCV never sees the path (a name that is not valid UTF-8 would crash it).
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    if not ok:
-        raise OSError(f"{path}: could not encode JPEG")
-    atomic_write(path, buf.tobytes())
+    write_image(path, rgb)  # encoded in memory and renamed into place

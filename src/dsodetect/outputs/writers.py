@@ -61,19 +61,22 @@ def render_annotated(image: Image, detections: list[Detection], *, max_side: int
     return rgb
 
 
-def write_png(path, rgb: np.ndarray) -> Path:
-    """Write a uint8 RGB (or gray) array as PNG, atomically.
+def write_image(path, rgb: np.ndarray, *, jpeg_quality: int = 90) -> Path:
+    """Write a uint8 RGB (or gray) array atomically, as PNG or JPEG by the path's suffix.
 
     Encoded in memory, so OpenCV never sees the path (names that are not
     valid UTF-8 are written like any other).
     """
     import cv2
 
+    path = Path(path)
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
     if rgb.ndim == 3:
         rgb = rgb[:, :, ::-1]
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb))
+    ok, buf = cv2.imencode(".jpg" if jpeg else ".png", np.ascontiguousarray(rgb),
+                           [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if jpeg else [])
     if not ok:
-        raise OSError(f"{path}: could not encode PNG")
+        raise OSError(f"{path}: could not encode {'JPEG' if jpeg else 'PNG'}")
     return atomic_write(path, buf.tobytes())
 
 
@@ -128,7 +131,7 @@ def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
         heat = result.products.get("heatmap")
         base = None if heat is None else Image(heatmap_overlay(result.image, heat.data).astype(np.float32) / 255,
                                                stretched=True)
-        written.append(write_png(out_dir / f"{stem}.png",
+        written.append(write_image(out_dir / f"{stem}.png",
                                  render_annotated(base or result.image, result.detections)))
     if result.identification is not None and hasattr(result.identification, "to_dict"):
         written.append(write_identify_json(result.identification, out_dir / f"{stem}.identify.json"))
@@ -142,11 +145,11 @@ def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
                 buf = __import__("io").BytesIO()
                 np.save(buf, arr.astype(np.float32))
                 written.append(atomic_write(out_dir / f"{stem}.{key}.npy", buf.getvalue()))
-                written.append(write_png(p, heatmap_overlay(result.image, arr)))
+                written.append(write_image(p, heatmap_overlay(result.image, arr)))
                 continue
             a = arr.astype(np.float32)
             if prod.kind == "image" and not (0.0 <= a.min() and a.max() <= 1.0):
                 from ..io import auto_stretch
                 a = auto_stretch(a)
-            written.append(write_png(p, to_uint8(a)))
+            written.append(write_image(p, to_uint8(a)))
     return written

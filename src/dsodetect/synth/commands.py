@@ -45,11 +45,11 @@ def render_cmd(
     scene = res["scene"]
     if annotate:
         from ..io import from_array
-        from ..outputs.writers import render_annotated, write_png
+        from ..outputs.writers import render_annotated, write_image
 
         img = from_array(scene.jpeg.astype("float32") / 255.0, stretched=True)
         p = Path(str(res["jpeg"])[:-4] + ".png")
-        write_png(p, render_annotated(img, scene.labels))
+        write_image(p, render_annotated(img, scene.labels))
     kinds = ", ".join(d.extras.get("kind", "?") for d in scene.labels) or "none visible"
     typer.echo(f"{res['jpeg']}: {scene.params['preset']} {scene.params['integration_s']:g} s, "
                f"{len(scene.labels)} labelled object(s) ({kinds})")

@@ -27,7 +27,7 @@ from .io import ImageReadError, file_stem, read_image
 from .outputs import FORMATS, write_outputs
 from .postprocess import clip_detections, detect_tiled, needs_tiling
 
-__all__ = ["detect", "process", "process_file", "run_batch", "output_stems", "BatchReport"]
+__all__ = ["detect", "process", "process_file", "run_batch", "output_stems", "BatchReport", "failure_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def process_file(path, detector: Detector, *, stem: str | None = None, **options
     return process(image, detector, **options)
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     """One line saying why a file failed."""
     if isinstance(exc, ImageReadError):
         return exc.reason
@@ -177,7 +177,7 @@ def run_batch(paths, detector: Detector, *, on_error: Callable | None = None,
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # one bad file never stops the batch
-            reason = _reason(exc)
+            reason = failure_reason(exc)
             if not isinstance(exc, (ImageReadError, MemoryError, OSError)):
                 log.debug("unexpected failure on %s", path, exc_info=True)
             report.failures.append((Path(path), reason))

@@ -31,7 +31,8 @@ class Method(NamedTuple):
 METHODS = {
     "classical": Method("dsodetect.detectors.classical:ClassicalDetector", ("lightgbm",), "classical-scorer"),
     "yolo": Method("dsodetect.detectors.yolo:YoloDetector", ("onnxruntime",), "yolo11n-dso"),
-    "xai": Method("dsodetect.detectors.xai:XaiDetector", ("onnxruntime", "torch", "saliency"), "xai-classifier"),
+    "xai": Method("dsodetect.detectors.xai:XaiDetector", ("onnxruntime", "torch", "onnx", "saliency"),
+                  "xai-classifier"),
     "pix2pix": Method("dsodetect.detectors.pix2pix:Pix2PixDetector", ("onnxruntime",), "pix2pix-xai"),
 }
 
@@ -80,7 +81,7 @@ def method_status(name: str, *, options: bool = True) -> tuple[bool, str, tuple]
         return False, "not in this version of dsodetect", ()
     for module in m.requires:
         if _missing(module):
-            extra = "pip install 'dsodetect[train]'" if module in ("torch", "saliency") else f"pip install {module}"
+            extra = "pip install 'dsodetect[train]'" if module in ("torch", "onnx", "saliency") else f"pip install {module}"
             return False, f"needs the Python package {module} ({extra})", ()
     opts = tuple(getattr(_factory(name), "options", ())) if options else ()
     if m.model:

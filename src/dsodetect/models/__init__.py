@@ -28,7 +28,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["ModelCard", "ModelNotFound", "ModelChecksumError", "find_model", "load_card", "model_path",
+__all__ = ["onnx_session", "ModelCard", "ModelNotFound", "ModelChecksumError", "find_model", "load_card", "model_path",
            "list_models", "install_model", "file_sha256", "model_dirs", "user_model_dir", "DATA_LICENCE"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -212,3 +212,16 @@ def install_model(file, card: ModelCard, dst=None) -> Path:
     path = dst / f"{card.name}.card.json"
     path.write_text(card.to_json())
     return path
+
+
+def onnx_session(path, *, threads: int | None = None):
+    """An ONNX Runtime CPU session of a model file, with ``threads`` intra-op threads (default: all cores).
+
+    The one place the learned methods open their ONNX models.
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads or os.cpu_count() or 1
+    so.log_severity_level = 3  # ONNX Runtime's warnings about unused initializers are not the user's business
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

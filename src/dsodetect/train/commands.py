@@ -1,4 +1,4 @@
-"""``dsodetect train classical|yolo``: fit a method's model and install it with its card."""
+"""``dsodetect train classical|yolo|classifier|pix2pix``: fit a method's model and install it with its card."""
 
 from __future__ import annotations
 
@@ -132,6 +132,171 @@ def yolo(
     dst = install_model(onnx, card, out)
     typer.echo(json.dumps({"best": str(best), "onnx": str(onnx), "installed": str(dst)}, indent=1))
 
+
+@train_app.command("classifier")
+def classifier(
+    data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml with train and val, "
+                                       "or the DeepSpaceYoloDataset zip.")],
+    preset: Annotated[str, typer.Option(help="Recipe: default (MobileNetV3-small, 12 epochs) | paper (ResNet50, "
+                                        "50 epochs, batch 16) | tiny (a smoke test).")] = "default",
+    arch: Annotated[Optional[str], typer.Option(help="Architecture: mobilenet_v3_small, resnet18, resnet50, "
+                                                "mobilenet_v2.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs.")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    crops: Annotated[Optional[int], typer.Option(help="Random crops per image and epoch (before "
+                                                 "balancing).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")] = False,
+    bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) + "
+                                                 "channels-last; default on for the ResNets.")] = None,
+    runs: Annotated[Path, typer.Option(help="Folder for runs and checkpoints.")] = Path("runs"),
+    name: Annotated[str, typer.Option(help="Run name (a sub-folder of --runs).")] = "classifier",
+    seed: Annotated[int, typer.Option(help="Seed of the split, crops and training.")] = 0,
+    val_fraction: Annotated[float, typer.Option(help="Share of source ids held out for validation.")] = 0.1,
+    out: Annotated[Optional[Path], typer.Option(help="Model folder to install the ONNX model into "
+                                                "(default: the user model folder).")] = None,
+    model_name: Annotated[str, typer.Option(help="Registry name of the installed model.")] = "xai-classifier",
+    tune: Annotated[bool, typer.Option("--tune/--no-tune", help="Choose the xai method's X %, presence and "
+                                       "score thresholds on the validation tiles (runs XRAI: slow).")] = True,
+):
+    """Train the xai method's presence classifier on 224 px crops from scratch; export ONNX; install it."""
+    _need("torch")
+    _need("albumentations")
+    from .classifier import PRESETS, classifier_card, export_classifier, train_classifier
+    from .data import prepare_data
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if preset not in PRESETS:
+        _err(f"error: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        raise typer.Exit(2)
+    recipe = PRESETS[preset].with_(arch=arch, epochs=epochs, batch=batch, crops_per_image=crops, bf16=bf16)
+    run = runs / name
+    try:
+        yaml_path = None if resume else prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction,
+                                                     seed=seed)
+        t0 = time.time()
+        best = train_classifier(yaml_path or run / "data.yaml", out=run, recipe=recipe, resume=resume, seed=seed,
+                                on_error=lambda p, m: _err(f"{p}: {m}"))
+    except (FileNotFoundError, ValueError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
+    wall = time.time() - t0
+    if yaml_path is not None:
+        (run / "data.yaml").write_text(Path(yaml_path).read_text())
+    onnx = export_classifier(best, run / f"{model_name}.onnx")
+    from ..models import install_model
+
+    extra, boxes = {}, None
+    if tune:
+        from .classifier import tune_xai
+
+        found = tune_xai(onnx, yaml_path or run / "data.yaml")
+        typer.echo(f"xai on validation tiles: {json.dumps(found)}")
+        extra = {k: found[k] for k in ("presence", "top", "close", "min_score", "steps", "baseline")}
+        boxes = found
+    card = classifier_card(model_name, onnx.name, best, data=str(data),
+                           wall_time=f"{wall / 60:.1f} min on {_machine()}", extra=extra, val_boxes=boxes)
+    dst = install_model(onnx, card, out)
+    typer.echo(f"validation crops (held-out source ids): {json.dumps(card.scores['val_crops_source_ids'])}")
+    typer.echo(json.dumps({"best": str(best), "onnx": str(onnx), "installed": str(dst)}, indent=1))
+
+
+
+@train_app.command("pix2pix")
+def pix2pix(
+    data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml with train and val, "
+                                       "or the DeepSpaceYoloDataset zip.")],
+    teacher: Annotated[str, typer.Option(help="The xai method's classifier (model name or .onnx path) whose "
+                                         "heatmaps the generator learns.")] = "xai-classifier",
+    teacher_cache: Annotated[Optional[Path], typer.Option(help="Folder of cached teacher heatmaps (made or "
+                                                          "extended here; default <runs>/<name>-teacher).")] = None,
+    teacher_tiles: Annotated[Optional[int], typer.Option(help="Compute teacher heatmaps for this many train tiles "
+                                                         "and the same share of the val tiles (seeded samples; "
+                                                         "XRAI is slow); default all.")] = None,
+    preset: Annotated[str, typer.Option(help="Recipe: default (ngf 16, batch 4, 30 epochs) | paper (ngf 64, batch 1, "
+                                        "100 epochs, lr 1e-4) | tiny (a smoke test).")] = "default",
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs.")] = None,
+    ngf: Annotated[Optional[int], typer.Option(help="Generator base width (64: the paper's U-Net).")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")] = False,
+    bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) + "
+                                                 "channels-last.")] = None,
+    runs: Annotated[Path, typer.Option(help="Folder for runs and checkpoints.")] = Path("runs"),
+    name: Annotated[str, typer.Option(help="Run name (a sub-folder of --runs).")] = "pix2pix",
+    seed: Annotated[int, typer.Option(help="Seed of the split, crops and training.")] = 0,
+    val_fraction: Annotated[float, typer.Option(help="Share of source ids held out for validation.")] = 0.1,
+    out: Annotated[Optional[Path], typer.Option(help="Model folder to install the ONNX model into "
+                                                "(default: the user model folder).")] = None,
+    model_name: Annotated[str, typer.Option(help="Registry name of the installed model.")] = "pix2pix-xai",
+):
+    """Train the pix2pix generator to reproduce the xai heatmap; export ONNX; install it for '--method pix2pix'."""
+    _need("torch")
+    _need("albumentations")
+    from ..dataset.yolo import find_samples
+    from ..io import file_stem
+    from .data import prepare_data
+    from .pix2pix import (MANIFEST, PRESETS, export_generator, make_teacher_cache, pick_threshold, pix2pix_card,
+                          train_pix2pix)
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if preset not in PRESETS:
+        _err(f"error: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        raise typer.Exit(2)
+    recipe = PRESETS[preset].with_(epochs=epochs, ngf=ngf, batch=batch, bf16=bf16)
+    run = runs / name
+    cache = teacher_cache or runs / f"{name}-teacher"
+    on_error = lambda p, m: _err(m if str(p) in m else f"{p}: {m}")  # noqa: E731
+    try:
+        if resume:
+            yaml_path = run / "data.yaml"
+        else:
+            yaml_path = prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction, seed=seed)
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "data.yaml").write_text(Path(yaml_path).read_text())  # --resume finds it here
+        samples = find_samples(Path(yaml_path).parent)
+        train_images = [s.image for s in samples if s.split != "val"]
+        val_images = [s.image for s in samples if s.split == "val"]
+        if teacher_tiles is not None and teacher_tiles < len(train_images):
+            import numpy as np
+
+            rng = np.random.default_rng(seed)
+            share = teacher_tiles / len(train_images)
+            n_val = min(len(val_images), max(8, round(share * len(val_images))))
+            train_images = [train_images[i] for i in sorted(rng.choice(len(train_images), teacher_tiles, False))]
+            val_images = [val_images[i] for i in sorted(rng.choice(len(val_images), n_val, False))]
+        images = train_images + val_images
+        missing = [p for p in images if not (cache / f"{file_stem(p)}.npy").is_file()]
+        if missing:
+            from ..detectors import MethodUnavailable, get_detector
+
+            try:
+                detector = get_detector("xai", model=teacher)
+            except (MethodUnavailable, ImportError, AttributeError) as exc:
+                _err(f"error: the teacher (the xai method) cannot run here: {exc}")
+                raise typer.Exit(2)
+            typer.echo(f"teacher heatmaps: {len(missing)} of {len(images)} tiles to compute into {cache}")
+            make_teacher_cache(images, cache, detector=detector, on_error=on_error)
+        manifest = json.loads((cache / MANIFEST).read_text()) if (cache / MANIFEST).is_file() else {}
+        teacher_desc = manifest.get("teacher") or {"method": "xai", "model": teacher, "options": {}}
+        t0 = time.time()
+        best = train_pix2pix(yaml_path, cache, out=run, recipe=recipe, resume=resume, seed=seed, on_error=on_error)
+    except (FileNotFoundError, ValueError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
+    wall = time.time() - t0
+    onnx = export_generator(best, run / f"{model_name}.onnx")
+    from ..models import install_model
+
+    val = pick_threshold(onnx, yaml_path, teacher_cache=cache,
+                         close=int(teacher_desc.get("options", {}).get("close") or 0))
+    typer.echo(f"validation (held-out source ids): heatmap threshold {val['threshold']}: P {val['P']:.3f} "
+               f"R {val['R']:.3f} F1 {val['F1']:.3f} on {val['images']} images; fidelity to the teacher "
+               f"{json.dumps(val.get('fidelity', {}))}")
+    teacher_s = manifest.get("seconds_per_image")
+    card = pix2pix_card(model_name, onnx.name, best, data=str(data), teacher=teacher_desc, val=val,
+                        wall_time=f"{wall / 60:.1f} min on {_machine()}"
+                                  + (f" (teacher cache: {teacher_s:.2f} s per tile)" if teacher_s else ""))
+    dst = install_model(onnx, card, out)
+    typer.echo(json.dumps({"best": str(best), "onnx": str(onnx), "installed": str(dst)}, indent=1))
 
 def _run_data(run: Path) -> Path:
     """The data.yaml a run was trained on (from its args.yaml)."""

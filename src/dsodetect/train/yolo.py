@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .data import prepare_data
+
 __all__ = ["YoloRecipe", "PRESETS", "prepare_data", "train_yolo", "export_onnx", "plot_learning_curve",
            "pick_threshold", "yolo_card"]
 
@@ -69,61 +71,6 @@ def _offline():
     with contextlib.suppress(Exception):
         SETTINGS.update({"sync": False, "hub": False, "tensorboard": False, "wandb": False, "mlflow": False,
                          "comet": False, "clearml": False, "neptune": False, "dvc": False, "raytune": False})
-
-
-def prepare_data(source, dst, *, val_fraction: float = 0.1, seed: int = 0) -> Path:
-    """Lay ``source`` out as an Ultralytics data set split by source id; return its ``data.yaml``.
-
-    Parameters
-    ----------
-    source : path
-        A YOLO folder (``images/`` + ``labels/``), a ``data.yaml`` (used as
-        it is), or a DeepSpaceYoloDataset ``.zip``.
-    dst : path
-        Folder to write the split into (images are symlinked, not copied).
-    val_fraction : float
-        Share of the images, by whole source ids, held out for validation.
-    seed : int
-        Seed of the split.
-
-    Returns
-    -------
-    Path
-        The ``data.yaml`` to train on.
-
-    Examples
-    --------
-    >>> prepare_data("real-train", "runs/data")  # doctest: +SKIP
-    PosixPath('runs/data/data.yaml')
-    """
-    from ..dataset.deepspace import load_deepspace
-    from ..dataset.split import write_split
-    from ..dataset.yolo import find_samples
-
-    source, dst = Path(source), Path(dst)
-    if source.suffix in {".yaml", ".yml"}:
-        return source
-    if source.suffix == ".zip":
-        load_deepspace(source, dst, fractions=(1 - val_fraction, val_fraction, 0.0), seed=seed)
-        return _absolute_yaml(dst)
-    samples = find_samples(source)
-    if not samples:
-        raise FileNotFoundError(f"{source}: no images found (expected images/ and labels/)")
-    write_split(samples, dst, (1 - val_fraction, val_fraction, 0.0), seed=seed, link=True)
-    return _absolute_yaml(dst)
-
-
-def _absolute_yaml(root: Path) -> Path:
-    """Ultralytics resolves a relative ``path`` against its own datasets folder: write it absolute."""
-    import yaml
-
-    path = root / "data.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    cfg["path"] = str(root.resolve())
-    if not any((root / "images" / "test").glob("*")):
-        cfg.pop("test", None)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
 
 
 def _bf16_trainer():
@@ -285,29 +232,16 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val") -> dict:
     dict
         ``threshold`` and the split's P/R/F1 at it, mAP@0.5, image count.
     """
-    import yaml
-
-    from ..dataset.yolo import read_labels
     from ..detectors.yolo import YoloDetector
     from ..evaluation import evaluate
-    from ..io import iter_image_paths, read_image
-    from ..pipeline import process
+    from .data import score_split, split_items
 
-    cfg = yaml.safe_load(Path(data_yaml).read_text())
-    root = Path(cfg.get("path", Path(data_yaml).parent))
-    images = sorted(iter_image_paths([root / cfg[split]]))
-    det = YoloDetector(str(onnx_path), conf=0.01)
-    pred, truth = {}, {}
-    for p in images:
-        img = read_image(p)
-        h, w = img.shape
-        pred[p.stem] = process(img, det).detections
-        lab = root / "labels" / Path(cfg[split]).name / f"{p.stem}.txt"
-        truth[p.stem] = read_labels(lab, w, h) if lab.is_file() else []
+    items = split_items(data_yaml, split)
+    pred, truth = score_split(YoloDetector(str(onnx_path), conf=0.01), items)
     rep = evaluate(pred, truth, iou=0.5)
     thr = round(float(rep["best_threshold"]), 3)
     at = evaluate(pred, truth, iou=0.5, min_score=thr)
-    return {"threshold": thr, "images": len(images), "P": round(at["precision"], 4), "R": round(at["recall"], 4),
+    return {"threshold": thr, "images": len(items), "P": round(at["precision"], 4), "R": round(at["recall"], 4),
             "F1": round(at["f1"], 4), "mAP50": round(float(at["map50"]), 4)}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import cv2
@@ -99,16 +98,11 @@ class YoloDetector:
 
     def __init__(self, model: str = MODEL_NAME, conf: float | None = None, iou: float = 0.5,
                  threads: int | None = None):
-        import onnxruntime as ort
-
-        from ...models import load_card, model_path
+        from ...models import load_card, model_path, onnx_session
 
         path = model_path(model)
         self.card = load_card(model)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or os.cpu_count() or 1
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, threads=threads)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.imgsz = int(inp.shape[-1]) if isinstance(inp.shape[-1], int) else int(self.card.extra.get("imgsz", 640))

@@ -1,0 +1,136 @@
+"""Speed of the heatmap methods, in one run: XRAI per patch, empty-patch skipping on a full frame, pix2pix per patch.
+
+1. Per 224 px patch (real-dev tiles cut into patches the classifier calls
+   positive): the classifier alone (ONNX Runtime), XRAI (integrated gradients +
+   regions), and, with ``--pix2pix``, the generator on the same patches (256 px
+   input).
+2. One 3096x2080 frame (the synthetic Stellina frame of ``bench_methods``), the
+   whole ``--method xai`` through the tiled pipeline: XRAI only on the patches
+   the classifier calls positive (the default) against XRAI on every patch
+   (``presence=0``). ``--skip-every`` leaves the slow second run out.
+
+    python benchmarks/xai_speed.py [--model xai-classifier] [--pix2pix pix2pix-xai] [--patches 12] [--skip-every]
+
+Needs torch + saliency (the train extra) and ``../shared/data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _patches(det, data: Path, n: int):
+    """Up to ``n`` positive 224 px patches from the real-dev tiles (a 3 x 3 grid per tile)."""
+    from dsodetect.io import read_image
+
+    out = []
+    for p in sorted((data / "images").glob("*.jpg")):
+        rgb = np.asarray(read_image(p).display(), np.float32)
+        h, w = rgb.shape[:2]
+        for y in np.linspace(0, h - 224, 3).astype(int):
+            for x in np.linspace(0, w - 224, 3).astype(int):
+                patch = rgb[y:y + 224, x:x + 224]
+                if det.classify(patch[None])[0] >= det.presence:
+                    out.append(patch)
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def per_patch(model: str, pix2pix: str | None, data: Path, n: int) -> dict:
+    import cv2
+
+    from dsodetect.detectors.xai import XaiDetector
+
+    det = XaiDetector(model)
+    patches = _patches(det, data, n)
+    det.attribution(patches[0])  # warm-up: torch network rebuilt, first-call costs
+    t = time.perf_counter()
+    for p in patches:
+        det.classify(p[None])
+    classify = (time.perf_counter() - t) / len(patches)
+    t = time.perf_counter()
+    for p in patches:
+        det.attribution(p)
+    xrai = (time.perf_counter() - t) / len(patches)
+    out = {"patches": len(patches), "classify_s": round(classify, 4), "xrai_s": round(xrai, 3),
+           "xrai_steps": det.steps, "baseline": det.baseline}
+    if pix2pix:
+        from dsodetect.detectors.pix2pix import Pix2PixDetector
+        from dsodetect.io import Image
+
+        gen = Pix2PixDetector(pix2pix)
+        imgs = [Image(cv2.resize(p, (256, 256)), stretched=True) for p in patches]
+        gen.detect(imgs[0])
+        t = time.perf_counter()
+        for im in imgs:
+            gen.detect(im)
+        p2p = (time.perf_counter() - t) / len(imgs)
+        out.update(pix2pix_s=round(p2p, 4), xrai_over_pix2pix=round(xrai / p2p, 1))
+    return out
+
+
+def full_frame(model: str, every: bool) -> dict:
+    from bench_methods import make_full_frame
+
+    from dsodetect.detectors.xai import XaiDetector
+    from dsodetect.io import read_image
+    from dsodetect.pipeline import process
+
+    frame = Path("/tmp/dsodetect_frame_3096x2080.fits")
+    if not frame.is_file():
+        make_full_frame(frame)
+    img = read_image(frame)
+    out = {"frame": f"{img.shape[1]}x{img.shape[0]}"}
+    runs = [("skip_empty", {})] + ([("every_patch", {"presence": 0.0})] if every else [])
+    for key, opts in runs:
+        det = XaiDetector(model, **opts)
+        calls = {"n": 0}
+        explain = det.attribution
+
+        def counted(patch, _f=explain):
+            calls["n"] += 1
+            return _f(patch)
+
+        det.attribution = counted
+        t = time.perf_counter()
+        res = process(img, det)
+        out[key] = {"seconds": round(time.perf_counter() - t, 1), "patches_explained": calls["n"],
+                    "boxes": len(res.detections)}
+        print(key, out[key], flush=True)
+    if every:
+        out["speed_up"] = round(out["every_patch"]["seconds"] / out["skip_empty"]["seconds"], 1)
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="xai-classifier")
+    ap.add_argument("--pix2pix", default=None, help="pix2pix model name or .onnx to time on the same patches")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "real-dev")
+    ap.add_argument("--patches", type=int, default=12)
+    ap.add_argument("--skip-every", action="store_true", help="leave out XRAI on every patch of the frame")
+    ap.add_argument("--no-frame", action="store_true")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    res = {"per_patch": per_patch(a.model, a.pix2pix, a.data, a.patches)}
+    print(json.dumps(res["per_patch"]), flush=True)
+    if not a.no_frame:
+        res["full_frame"] = full_frame(a.model, not a.skip_every)
+    print(json.dumps(res, indent=1))
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()

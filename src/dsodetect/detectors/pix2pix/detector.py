@@ -1,0 +1,101 @@
+"""ONNX Runtime inference of the pix2pix generator: heatmap of one window, then boxes from it."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ...detection import DetectionResult, MethodOption, Product
+
+__all__ = ["Pix2PixDetector", "MODEL_NAME", "DEFAULT_THRESHOLD"]
+
+MODEL_NAME = "pix2pix-xai"
+#: Heatmap threshold when the model has no card (a user .onnx file); a card's own is chosen on held-out tiles.
+DEFAULT_THRESHOLD = 0.3
+
+
+class Pix2PixDetector:
+    """The pix2pix generator through ONNX Runtime: an estimate of the ``xai`` heatmap, and boxes from it.
+
+    Parameters
+    ----------
+    model : str or path, optional
+        A model name of :mod:`dsodetect.models` or an ``.onnx`` path (a file
+        without a card runs with the defaults); default ``pix2pix-xai``.
+    threshold : float, optional
+        Lowest heatmap value of a region
+        (:func:`~dsodetect.postprocess.heatmap_boxes`); default the model
+        card's (the best-F1 threshold on the validation source ids).
+    min_area : int
+        Regions smaller than this (window pixels) are dropped.
+    close : int, optional
+        Radius (window px) of the closing that joins a region's fragments;
+        default the model card's (its teacher's).
+    threads : int, optional
+        ONNX Runtime intra-op threads (default: all cores).
+
+    Examples
+    --------
+    >>> Pix2PixDetector().detect(read_image("tile.jpg")).products["heatmap"].data.shape  # doctest: +SKIP
+    (640, 640)
+    """
+
+    name = "pix2pix"
+    #: Windows of 640 px as the xai method's (a tile is one), each a 3 x 3 grid of the generator's 256 px patches
+    #: at the tiles' own resolution (as it was trained) stitched into one window heatmap; larger frames are tiled
+    #: in 640 px windows overlapping by half, then 1280, 2560... px windows shrunk to 640, boxes of different
+    #: windows overlapping by IoU 0.3 merged.
+    tile_size = 640
+    tiling = {"overlap": 0.5, "iou_threshold": 0.3}
+    options = (
+        MethodOption("model", str, MODEL_NAME, "Model name (dsodetect models) or .onnx path."),
+        MethodOption("threshold", float, None, "Heatmap threshold of a region (default: the model card's)."),
+        MethodOption("min_area", int, 16, "Smallest region kept, in window pixels."),
+        MethodOption("close", int, None, "Radius (px) joining a region's fragments (default: the card's)."),
+    )
+
+    def __init__(self, model: str = MODEL_NAME, threshold: float | None = None, min_area: int = 16,
+                 close: int | None = None, threads: int | None = None):
+        from ...models import load_card, model_path, onnx_session
+
+        path = model_path(model)
+        self.card = load_card(model)
+        self.session = onnx_session(path, threads=threads)
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.size = int(inp.shape[-1]) if isinstance(inp.shape[-1], int) else int(self.card.extra.get("size", 256))
+        self.threshold = float(threshold if threshold is not None
+                               else self.card.extra.get("threshold", DEFAULT_THRESHOLD))
+        self.min_area = int(min_area)
+        self.close = int(close if close is not None else self.card.extra.get("close", 0))
+
+    def generate(self, patches: np.ndarray) -> np.ndarray:
+        """The generator on ``(N, size, size, 3)`` RGB patches in [0, 1]: heatmaps ``(N, size, size)``."""
+        x = np.ascontiguousarray(np.asarray(patches, np.float32).transpose(0, 3, 1, 2))
+        return np.clip(self.session.run(None, {self.input_name: x})[0][:, 0], 0.0, 1.0)
+
+    def heatmap(self, image) -> np.ndarray:
+        """The window's heatmap ``(H, W)`` float32 in [0, 1]: the generator's patches stitched by maximum."""
+        from ...postprocess import patch_heatmap
+
+        rgb = np.asarray(image.display(), np.float32)
+        if rgb.ndim == 2:
+            rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+        # 640 px windows are a 3 x 3 grid of 256 px patches.
+        return patch_heatmap(rgb, self.generate, patch=self.size, overlap=self.size // 4)
+
+    def detect(self, image, *, threshold: float | None = None) -> DetectionResult:
+        """Heatmap and boxes of one window (the pipeline tiles larger frames)."""
+        from ...postprocess import heatmap_boxes
+
+        t0 = time.perf_counter()
+        heat = self.heatmap(image)
+        dets = heatmap_boxes(heat, threshold=self.threshold if threshold is None else threshold,
+                             min_area=self.min_area, close=self.close)
+        for d in dets:
+            d.method = self.name
+        product = Product(heat, "heatmap", "pix2pix estimate of the xai heatmap (classifier probability x "
+                                           "top XRAI attribution of each patch)")
+        return DetectionResult(image, self.name, dets, products={"heatmap": product},
+                               seconds=time.perf_counter() - t0)

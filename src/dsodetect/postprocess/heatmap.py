@@ -1,0 +1,148 @@
+"""Boxes from a heatmap: the box stage shared by the ``xai`` and ``pix2pix`` methods."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..detection import Detection
+
+__all__ = ["heatmap_boxes", "top_fraction_heatmap", "patch_heatmap"]
+
+
+def top_fraction_heatmap(attribution: np.ndarray, *, top: float, weight: float = 1.0) -> np.ndarray:
+    """Keep the ``top`` fraction of an attribution map, scaled to ``(0, weight]``; zero elsewhere.
+
+    The paper's "keep only X % of the highest XRAI attribution". Values are
+    the attribution over its maximum, times ``weight`` (the classifier's
+    probability), so a heatmap says both where and how sure.
+
+    Parameters
+    ----------
+    attribution : ndarray
+        ``(H, W)`` attribution (any scale; only positive values can be kept).
+    top : float
+        Fraction of the pixels to keep, in (0, 1].
+    weight : float
+        Value of the strongest pixel.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32 in [0, ``weight``].
+
+    Examples
+    --------
+    >>> a = np.arange(100.0).reshape(10, 10)
+    >>> h = top_fraction_heatmap(a, top=0.1, weight=0.8)
+    >>> int((h > 0).sum()), round(float(h.max()), 3)
+    (10, 0.8)
+    """
+    if not 0 < top <= 1:
+        raise ValueError(f"top must be in (0, 1], got {top}")
+    a = np.asarray(attribution, dtype=np.float32)
+    peak = float(a.max()) if a.size else 0.0
+    out = np.zeros(a.shape, np.float32)
+    if peak <= 0:
+        return out
+    cut = max(float(np.quantile(a, 1.0 - top)), 0.0)
+    keep = (a >= cut) & (a > 0)
+    out[keep] = weight * a[keep] / peak
+    return out
+
+
+def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0) -> np.ndarray:
+    """A window's heatmap made patch by patch: ``heatmap_fn`` on ``patch`` px patches, stitched by maximum.
+
+    The paper's way for both heatmap methods: a network made for small
+    patches sees a larger window through a grid of them, and the window gets
+    one map, so a region across a patch border is one region.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` window.
+    heatmap_fn : callable
+        ``(N, patch, patch, 3)`` patches -> ``(N, patch, patch)`` maps.
+    patch : int
+        Patch size, px. A window smaller than that is resized up for the
+        patches and its map back.
+    overlap : int
+        Least overlap of neighbouring patches, px (the grid of
+        :func:`~dsodetect.postprocess.tile_grid`).
+
+    Returns
+    -------
+    ndarray
+        ``(H, W)`` float32.
+
+    Examples
+    --------
+    >>> rgb = np.zeros((300, 500, 3), np.float32)
+    >>> patch_heatmap(rgb, lambda b: b[..., 0] + 1, patch=224, overlap=16).shape
+    (300, 500)
+    """
+    import cv2
+
+    from .tiling import stitch_image, tile_grid
+
+    h, w = rgb.shape[:2]
+    if min(h, w) < patch:  # too small for one patch: look at it larger, answer at its size
+        f = patch / min(h, w)
+        big = cv2.resize(rgb, (max(patch, round(w * f)), max(patch, round(h * f))), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(patch_heatmap(big, heatmap_fn, patch=patch, overlap=overlap), (w, h),
+                          interpolation=cv2.INTER_AREA)
+    tiles = tile_grid(h, w, patch, overlap)
+    maps = heatmap_fn(np.stack([rgb[t.slices] for t in tiles]))
+    return stitch_image(list(zip(tiles, np.asarray(maps, np.float32))), h, w, how="max")
+
+
+def heatmap_boxes(heatmap: np.ndarray, *, threshold: float, min_area: int = 16, close: int = 0) -> list[Detection]:
+    """One box per connected region of ``heatmap >= threshold``.
+
+    A region's score is its mean heatmap value, so a strong, compact
+    attribution outranks a faint spread one. ``close`` joins the fragments
+    of one object first (XRAI keeps several segments of one galaxy): a
+    morphological closing with a disk of that radius.
+
+    Parameters
+    ----------
+    heatmap : ndarray
+        ``(H, W)`` values in [0, 1].
+    threshold : float
+        Lowest value that belongs to a region (> 0).
+    min_area : int
+        Regions of fewer pixels are dropped (noise, single hot pixels).
+    close : int
+        Radius, px, of the closing that merges fragments less than about
+        twice that apart (0: none).
+
+    Returns
+    -------
+    list of Detection
+        In heatmap pixels, best first.
+
+    Examples
+    --------
+    >>> h = np.zeros((50, 50), np.float32); h[10:20, 5:25] = 0.6
+    >>> [(d.x0, d.y0, d.x1, d.y1, round(d.score, 2)) for d in heatmap_boxes(h, threshold=0.1)]
+    [(5.0, 10.0, 25.0, 20.0, 0.6)]
+    """
+    import cv2
+
+    h = np.asarray(heatmap, dtype=np.float32)
+    mask = (h >= max(threshold, 1e-12)).astype(np.uint8)
+    joined = mask
+    if close > 0:
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close + 1, 2 * close + 1))
+        joined = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, disk)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    dets = []
+    for k in range(1, n):
+        x, y, w, hh, area = (int(v) for v in stats[k])
+        inside = (labels == k) & (mask > 0)  # score the heatmap's own pixels, not the closing's bridges
+        if area < min_area or not inside.any():
+            continue
+        score = float(h[inside].mean())
+        dets.append(Detection(float(x), float(y), float(x + w), float(y + hh), score=min(score, 1.0)))
+    dets.sort(key=lambda d: -d.score)
+    return dets

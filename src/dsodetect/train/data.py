@@ -1,0 +1,113 @@
+"""Training data sets shared by the learned methods: a YOLO folder or zip laid out and split by source id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["prepare_data"]
+
+
+def prepare_data(source, dst, *, val_fraction: float = 0.1, seed: int = 0) -> Path:
+    """Lay ``source`` out as an Ultralytics data set split by source id; return its ``data.yaml``.
+
+    Parameters
+    ----------
+    source : path
+        A YOLO folder (``images/`` + ``labels/``), a ``data.yaml`` (used as
+        it is), or a DeepSpaceYoloDataset ``.zip``.
+    dst : path
+        Folder to write the split into (images are symlinked, not copied).
+    val_fraction : float
+        Share of the images, by whole source ids, held out for validation.
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    Path
+        The ``data.yaml`` to train on.
+
+    Examples
+    --------
+    >>> prepare_data("real-train", "runs/data")  # doctest: +SKIP
+    PosixPath('runs/data/data.yaml')
+    """
+    from ..dataset.deepspace import load_deepspace
+    from ..dataset.split import write_split
+    from ..dataset.yolo import find_samples
+
+    source, dst = Path(source), Path(dst)
+    if source.suffix in {".yaml", ".yml"}:
+        return source
+    if source.suffix == ".zip":
+        load_deepspace(source, dst, fractions=(1 - val_fraction, val_fraction, 0.0), seed=seed)
+        return _absolute_yaml(dst)
+    samples = find_samples(source)
+    if not samples:
+        raise FileNotFoundError(f"{source}: no images found (expected images/ and labels/)")
+    write_split(samples, dst, (1 - val_fraction, val_fraction, 0.0), seed=seed, link=True)
+    return _absolute_yaml(dst)
+
+
+def _absolute_yaml(root: Path) -> Path:
+    """Ultralytics resolves a relative ``path`` against its own datasets folder: write it absolute."""
+    import yaml
+
+    path = root / "data.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["path"] = str(root.resolve())
+    if not any((root / "images" / "test").glob("*")):
+        cfg.pop("test", None)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def split_items(data_yaml, split: str = "val") -> list[tuple[Path, Path | None]]:
+    """``(image, label file or None)`` of one split of a ``data.yaml``, sorted by name.
+
+    What thresholds are picked on (``val``: held-out source ids of real-train; never real-dev).
+    """
+    import yaml
+
+    from ..io import iter_image_paths
+
+    cfg = yaml.safe_load(Path(data_yaml).read_text())
+    root = Path(cfg.get("path", Path(data_yaml).parent))
+    if split not in cfg:
+        raise ValueError(f"{data_yaml}: no {split!r} split")
+    out = []
+    for p in sorted(iter_image_paths([root / cfg[split]])):
+        lab = root / "labels" / Path(cfg[split]).name / f"{p.stem}.txt"
+        out.append((p, lab if lab.is_file() else None))
+    return out
+
+
+def score_split(detector, items, *, tiling: str = "auto") -> tuple[dict, dict]:
+    """Run ``detector`` through the pipeline on ``items`` (see :func:`split_items`); ``(predictions, truth)``.
+
+    Both are dicts by image stem, ready for :func:`dsodetect.evaluation.evaluate`.
+    """
+    from ..dataset.yolo import read_labels
+    from ..io import read_image
+    from ..pipeline import process
+
+    pred, truth = {}, {}
+    for p, lab in items:
+        img = read_image(p)
+        h, w = img.shape
+        pred[p.stem] = process(img, detector, tiling=tiling).detections
+        truth[p.stem] = read_labels(lab, w, h) if lab is not None else []
+    return pred, truth
+
+
+def train_val_samples(data):
+    """``(train, val)`` samples of a split data set (a ``data.yaml`` or its folder); ``ValueError`` if one is empty."""
+    from ..dataset.yolo import find_samples
+
+    data = Path(data)
+    samples = find_samples(data.parent if data.is_file() else data)
+    train = [s for s in samples if s.split in (None, "train")]
+    val = [s for s in samples if s.split == "val"]
+    if not train or not val:
+        raise ValueError(f"{data}: needs train and val splits (prepare_data splits a folder by source id)")
+    return train, val

@@ -216,3 +216,17 @@ def test_xai_says_what_is_missing_without_the_training_extra(monkeypatch):
     assert "xai" not in detectors.available_methods()
     with pytest.raises(detectors.MethodUnavailable, match="saliency"):
         detectors.get_detector("xai")
+
+
+def test_cli_resume_finds_the_run_split(trained):
+    # The run keeps its split's data.yaml from the start, so --resume works after an interrupted run too.
+    from typer.testing import CliRunner
+
+    from dsodetect.cli import app
+
+    assert (trained / "runs" / "c" / "data.yaml").is_file()
+    res = CliRunner().invoke(app, ["train", "classifier", "--data", str(trained / "data"), "--resume",
+                                   "--runs", str(trained / "runs"), "--name", "c", "--no-tune",
+                                   "--out", str(trained / "models-resumed"), "--model-name", "xai-test"])
+    assert res.exit_code == 0, res.output
+    assert (trained / "models-resumed" / "xai-test.onnx").is_file()

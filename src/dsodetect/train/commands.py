@@ -27,6 +27,28 @@ def _machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
 
 
+def _recipe(presets: dict, preset: str, **changes):
+    """The named preset with the options given on the command line; exit 2 naming the presets if unknown."""
+    if preset not in presets:
+        _err(f"error: unknown preset {preset!r}; choose from {', '.join(presets)}")
+        raise typer.Exit(2)
+    return presets[preset].with_(**changes)
+
+
+def _run_split(data: Path, runs: Path, name: str, *, resume: bool, val_fraction: float, seed: int) -> Path:
+    """The run's ``data.yaml``: split ``data`` by source id and keep a copy in the run folder, where ``--resume``
+    (which may follow an interrupted run) finds it."""
+    from .data import prepare_data
+
+    run = runs / name
+    if resume:
+        return run / "data.yaml"
+    yaml_path = prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction, seed=seed)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "data.yaml").write_text(Path(yaml_path).read_text())
+    return yaml_path
+
+
 def _need(module: str) -> None:
     import importlib.util
 
@@ -104,10 +126,7 @@ def yolo(
     _need("ultralytics")
     from .yolo import PRESETS, export_onnx, pick_threshold, plot_learning_curve, prepare_data, train_yolo, yolo_card
 
-    if preset not in PRESETS:
-        _err(f"error: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        raise typer.Exit(2)
-    recipe = PRESETS[preset].with_(model=model, imgsz=imgsz, epochs=epochs, batch=batch, bf16=bf16)
+    recipe = _recipe(PRESETS, preset, model=model, imgsz=imgsz, epochs=epochs, batch=batch, bf16=bf16)
     try:
         yaml_path = data if resume else prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction,
                                                      seed=seed)
@@ -162,26 +181,19 @@ def classifier(
     _need("torch")
     _need("albumentations")
     from .classifier import PRESETS, classifier_card, export_classifier, train_classifier
-    from .data import prepare_data
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if preset not in PRESETS:
-        _err(f"error: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        raise typer.Exit(2)
-    recipe = PRESETS[preset].with_(arch=arch, epochs=epochs, batch=batch, crops_per_image=crops, bf16=bf16)
+    recipe = _recipe(PRESETS, preset, arch=arch, epochs=epochs, batch=batch, crops_per_image=crops, bf16=bf16)
     run = runs / name
     try:
-        yaml_path = None if resume else prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction,
-                                                     seed=seed)
+        yaml_path = _run_split(data, runs, name, resume=resume, val_fraction=val_fraction, seed=seed)
         t0 = time.time()
-        best = train_classifier(yaml_path or run / "data.yaml", out=run, recipe=recipe, resume=resume, seed=seed,
+        best = train_classifier(yaml_path, out=run, recipe=recipe, resume=resume, seed=seed,
                                 on_error=lambda p, m: _err(f"{p}: {m}"))
     except (FileNotFoundError, ValueError) as exc:
         _err(f"error: {exc}")
         raise typer.Exit(2)
     wall = time.time() - t0
-    if yaml_path is not None:
-        (run / "data.yaml").write_text(Path(yaml_path).read_text())
     onnx = export_classifier(best, run / f"{model_name}.onnx")
     from ..models import install_model
 
@@ -189,7 +201,7 @@ def classifier(
     if tune:
         from .classifier import tune_xai
 
-        found = tune_xai(onnx, yaml_path or run / "data.yaml")
+        found = tune_xai(onnx, yaml_path)
         typer.echo(f"xai on validation tiles: {json.dumps(found)}")
         extra = {k: found[k] for k in ("presence", "top", "close", "min_score", "steps", "baseline")}
         boxes = found
@@ -198,7 +210,6 @@ def classifier(
     dst = install_model(onnx, card, out)
     typer.echo(f"validation crops (held-out source ids): {json.dumps(card.scores['val_crops_source_ids'])}")
     typer.echo(json.dumps({"best": str(best), "onnx": str(onnx), "installed": str(dst)}, indent=1))
-
 
 
 @train_app.command("pix2pix")
@@ -233,25 +244,16 @@ def pix2pix(
     _need("albumentations")
     from ..dataset.yolo import find_samples
     from ..io import file_stem
-    from .data import prepare_data
     from .pix2pix import (MANIFEST, PRESETS, export_generator, make_teacher_cache, pick_threshold, pix2pix_card,
                           train_pix2pix)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if preset not in PRESETS:
-        _err(f"error: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        raise typer.Exit(2)
-    recipe = PRESETS[preset].with_(epochs=epochs, ngf=ngf, batch=batch, bf16=bf16)
+    recipe = _recipe(PRESETS, preset, epochs=epochs, ngf=ngf, batch=batch, bf16=bf16)
     run = runs / name
     cache = teacher_cache or runs / f"{name}-teacher"
     on_error = lambda p, m: _err(m if str(p) in m else f"{p}: {m}")  # noqa: E731
     try:
-        if resume:
-            yaml_path = run / "data.yaml"
-        else:
-            yaml_path = prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction, seed=seed)
-            run.mkdir(parents=True, exist_ok=True)
-            (run / "data.yaml").write_text(Path(yaml_path).read_text())  # --resume finds it here
+        yaml_path = _run_split(data, runs, name, resume=resume, val_fraction=val_fraction, seed=seed)
         samples = find_samples(Path(yaml_path).parent)
         train_images = [s.image for s in samples if s.split != "val"]
         val_images = [s.image for s in samples if s.split == "val"]
@@ -297,6 +299,7 @@ def pix2pix(
                                   + (f" (teacher cache: {teacher_s:.2f} s per tile)" if teacher_s else ""))
     dst = install_model(onnx, card, out)
     typer.echo(json.dumps({"best": str(best), "onnx": str(onnx), "installed": str(dst)}, indent=1))
+
 
 def _run_data(run: Path) -> Path:
     """The data.yaml a run was trained on (from its args.yaml)."""

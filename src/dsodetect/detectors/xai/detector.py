@@ -99,7 +99,7 @@ class XaiDetector:
         self.card = load_card(model)
         extra = self.card.extra
         self.arch = extra.get("arch")  # None (a bare .onnx): recognised from the file
-        self.size = self.patch_size = int(extra.get("size", self.patch_size))
+        self.patch_size = int(extra.get("size", self.patch_size))
         self.presence = float(presence if presence is not None else extra.get("presence", 0.5))
         self.top = float(top if top is not None else extra.get("top", 0.1))
         self.conf = float(conf if conf is not None else extra.get("min_score", 0.0))

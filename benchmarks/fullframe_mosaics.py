@@ -5,11 +5,12 @@ Seestar). No labelled real full frames exist, so this builds them from real
 data: real-dev tiles (640 px) laid out 5 x 3 in a 3200 x 1920 frame, their
 labels shifted with them; 57 tiles give four frames (the last with three empty,
 black slots). Each method runs on the tiles and on the mosaics through the
-pipeline (the mosaics through the tiled path) and both are scored the same
-way: greedy one-to-one matching at IoU 0.5, P/R/F1 at the method's own
-threshold, mAP (pycocotools).
+pipeline (the mosaics tiled for the tile-based methods; xai and pix2pix see a
+frame in one pass) and both are scored the same way: greedy one-to-one
+matching at IoU 0.5, P/R/F1 at the method's own threshold, mAP (pycocotools).
 
-    python benchmarks/fullframe_mosaics.py [--methods classical,yolo] [--render docs/img/mosaic_yolo.png]
+    python benchmarks/fullframe_mosaics.py [--methods classical,yolo] [--render build/mosaic_yolo.png]
+        [--render-tiles build/tiles_yolo.png]
         [--data ../shared/data/real-dev] [--no-one-pass] [-O yolo:model=/path/to.onnx]
 
 Needs ../shared/data (not shipped). Prints a table and writes JSON with --json.
@@ -83,17 +84,21 @@ def tile_paths(data: Path, limit: int | None = None) -> list[Path]:
 
 
 def run(paths, label_dir: Path, detector, *, tiling="auto"):
-    """Detections, truth and timings of one method over images."""
+    """Detections, truth and timings of one method over images (and the first image's heatmap, if any)."""
     pred, truth, times = {}, {}, []
+    first_heat = None
     for p in paths:
         img = read_image(p)
         h, w = img.shape
         t0 = time.perf_counter()
-        pred[p.stem] = process(img, detector, tiling=tiling).detections
+        res = process(img, detector, tiling=tiling)
+        pred[p.stem] = res.detections
         times.append(time.perf_counter() - t0)
+        if p == paths[0] and "heatmap" in res.products:
+            first_heat = res.products["heatmap"].data
         lab = label_dir / f"{p.stem}.txt"
         truth[p.stem] = read_labels(lab, w, h) if lab.exists() else []
-    return pred, truth, times
+    return pred, truth, times, first_heat
 
 
 def score(pred, truth) -> dict:
@@ -102,11 +107,15 @@ def score(pred, truth) -> dict:
         "tp": rep["tp"], "fp": rep["fp"], "fn": rep["fn"]}
 
 
-def render(path: Path, dets, truth, out: Path, max_side: int = 1600) -> None:
-    """Truth (green) and detections (magenta, with score) on the frame, shrunk to ``max_side``."""
+def render(path: Path, dets, truth, out: Path, max_side: int = 1600, heat=None) -> None:
+    """Truth (green) and detections (magenta, with score) on the frame (and its heatmap), shrunk to ``max_side``."""
     import cv2
 
+    from dsodetect.outputs.writers import heatmap_overlay
+
     im = cv2.imread(str(path))
+    if heat is not None:
+        im = np.ascontiguousarray(heatmap_overlay(read_image(path), heat, alpha=0.8)[:, :, ::-1])
     f = max_side / max(im.shape[:2])
     im = cv2.resize(im, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     for d in truth:
@@ -118,12 +127,37 @@ def render(path: Path, dets, truth, out: Path, max_side: int = 1600) -> None:
     cv2.imwrite(str(out), im)
 
 
+def render_tiles(paths, label_dir: Path, detector, out: Path, *, n: int = 8, size: int = 400) -> None:
+    """A contact sheet of ``n`` tiles evenly spread over ``paths``: heatmap (if the method makes one), truth, boxes."""
+    import tempfile as _tmp
+
+    import cv2
+
+    picked = paths[:: max(1, len(paths) // n)][:n]
+    sheet = []
+    with _tmp.TemporaryDirectory() as tmp:
+        for p in picked:
+            img = read_image(p)
+            res = process(img, detector)
+            heat = res.products.get("heatmap")
+            lab = label_dir / f"{p.stem}.txt"
+            one = Path(tmp) / f"{p.stem}.png"
+            render(p, res.detections, read_labels(lab, *img.shape[::-1]) if lab.exists() else [], one,
+                   max_side=size, heat=None if heat is None else heat.data)
+            sheet.append(cv2.imread(str(one)))
+    rows = [np.hstack(sheet[i:i + 4] + [np.zeros_like(sheet[0])] * (4 - len(sheet[i:i + 4])))
+            for i in range(0, len(sheet), 4)]
+    cv2.imwrite(str(out), np.vstack(rows))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--methods", default="classical")
     ap.add_argument("-O", dest="options", action="append", default=[], metavar="METHOD:NAME=VALUE")
-    ap.add_argument("--render", type=Path, help="draw mosaic 0 with truth and the last method's boxes here")
+    ap.add_argument("--render", type=Path, help="draw mosaic 0 with truth and the last method's boxes here "
+                    "(keep it out of the repository, e.g. build/: the real tiles are not ours to redistribute)")
+    ap.add_argument("--render-tiles", type=Path, help="draw eight tiles with truth, boxes and heatmap here")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--limit", type=int, help="use one copy of the first N source ids (tuning on real-train)")
     ap.add_argument("--tiling", type=json.loads, help="JSON options for detect_tiled, e.g. "
@@ -143,15 +177,17 @@ def main(argv=None):
             if a.tile_size:
                 det.tile_size = a.tile_size
             process(read_image(tiles[0]), det)  # warm-up: model load, first-call costs
-            tp, tt, t_times = run(tiles, a.data / "labels", det)
-            mp, mt, m_times = run(mosaics, Path(tmp) / "labels", det)
+            tp, tt, t_times, _ = run(tiles, a.data / "labels", det)
+            mp, mt, m_times, heat = run(mosaics, Path(tmp) / "labels", det)
             results[method] = {"tiles": score(tp, tt) | {"s_per_image": round(float(np.median(t_times)), 3)},
-                               "mosaics_tiled": score(mp, mt) | {"s_per_frame": round(float(np.median(m_times)), 3)}}
+                               "mosaics": score(mp, mt) | {"s_per_frame": round(float(np.median(m_times)), 3)}}
             if not a.no_one_pass:
-                op, ot, _ = run(mosaics, Path(tmp) / "labels", det, tiling=False)
+                op, ot, _, _ = run(mosaics, Path(tmp) / "labels", det, tiling=False)
                 results[method]["mosaics_one_pass"] = score(op, ot)
             if a.render:
-                render(mosaics[0], mp["mosaic_0"], mt["mosaic_0"], a.render)
+                render(mosaics[0], mp["mosaic_0"], mt["mosaic_0"], a.render, heat=heat)
+            if a.render_tiles:
+                render_tiles(tiles, a.data / "labels", det, a.render_tiles)
     print(f"{'method':10s} {'set':18s} {'P':>6s} {'R':>6s} {'F1':>6s} {'mAP50':>6s} {'TP':>4s} {'FP':>4s} {'FN':>4s}  time")
     for m, r in results.items():
         for k, v in r.items():

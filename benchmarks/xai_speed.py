@@ -4,12 +4,15 @@
    positive): the classifier alone (ONNX Runtime), XRAI (integrated gradients +
    regions), and, with ``--pix2pix``, the generator on the same patches (256 px
    input).
-2. One 3096x2080 frame (the synthetic Stellina frame of ``bench_methods``), the
-   whole ``--method xai`` through the tiled pipeline: XRAI only on the patches
-   the classifier calls positive (the default) against XRAI on every patch
-   (``presence=0``). ``--skip-every`` leaves the slow second run out.
+2. One full frame, the whole ``--method xai`` through the pipeline: XRAI only
+   on the patches the classifier calls positive (the default) against XRAI on
+   every patch (``presence=0``). ``--frame synthetic`` (default): the 3096x2080
+   synthetic Stellina frame of ``bench_methods``; ``--frame mosaic``: the first
+   3200x1920 mosaic of real-dev tiles (``fullframe_mosaics``); or a path.
+   ``--skip-every`` leaves the slow second run out.
 
-    python benchmarks/xai_speed.py [--model xai-classifier] [--pix2pix pix2pix-xai] [--patches 12] [--skip-every]
+    python benchmarks/xai_speed.py [--model xai-classifier] [--pix2pix pix2pix-xai] [--patches 12]
+        [--frame synthetic|mosaic|PATH] [--skip-every]
 
 Needs torch + saliency (the train extra) and ``../shared/data``.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,18 +84,28 @@ def per_patch(model: str, pix2pix: str | None, data: Path, n: int) -> dict:
     return out
 
 
-def full_frame(model: str, every: bool) -> dict:
-    from bench_methods import make_full_frame
+def _frame(which: str, data: Path, tmp: Path) -> Path:
+    """The frame to time: the synthetic Stellina frame, the first real-dev mosaic, or a file."""
+    if which == "synthetic":
+        from bench_methods import make_full_frame
 
+        frame = tmp / "frame_3096x2080.fits"
+        make_full_frame(frame)
+        return frame
+    if which == "mosaic":
+        from fullframe_mosaics import build_mosaics
+
+        return build_mosaics(data, tmp)[0]
+    return Path(which)
+
+
+def full_frame(model: str, every: bool, frame: Path) -> dict:
     from dsodetect.detectors.xai import XaiDetector
     from dsodetect.io import read_image
     from dsodetect.pipeline import process
 
-    frame = Path("/tmp/dsodetect_frame_3096x2080.fits")
-    if not frame.is_file():
-        make_full_frame(frame)
     img = read_image(frame)
-    out = {"frame": f"{img.shape[1]}x{img.shape[0]}"}
+    out = {"frame": f"{frame.name} {img.shape[1]}x{img.shape[0]}"}
     runs = [("skip_empty", {})] + ([("every_patch", {"presence": 0.0})] if every else [])
     for key, opts in runs:
         det = XaiDetector(model, **opts)
@@ -119,14 +133,16 @@ def main(argv=None):
     ap.add_argument("--pix2pix", default=None, help="pix2pix model name or .onnx to time on the same patches")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "real-dev")
     ap.add_argument("--patches", type=int, default=12)
+    ap.add_argument("--frame", default="synthetic", help="synthetic | mosaic (real-dev tiles) | an image path")
     ap.add_argument("--skip-every", action="store_true", help="leave out XRAI on every patch of the frame")
     ap.add_argument("--no-frame", action="store_true")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
-    res = {"per_patch": per_patch(a.model, a.pix2pix, a.data, a.patches)}
-    print(json.dumps(res["per_patch"]), flush=True)
+    res = {"per_patch": per_patch(a.model, a.pix2pix, a.data, a.patches)} if a.patches else {}
+    print(json.dumps(res.get("per_patch")), flush=True)
     if not a.no_frame:
-        res["full_frame"] = full_frame(a.model, not a.skip_every)
+        with tempfile.TemporaryDirectory() as tmp:
+            res["full_frame"] = full_frame(a.model, not a.skip_every, _frame(a.frame, a.data, Path(tmp)))
     print(json.dumps(res, indent=1))
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))

@@ -64,3 +64,15 @@ def test_shipped_fits_matches_its_app_jpeg_in_hue():
     # Measured 2026-12-05: 108 deg before (lavender-grey), 27 deg after (red-orange vs the JPEG's red).
     assert _dhue(h_before, h_jpg) > 90
     assert _dhue(h_after, h_jpg) < 35
+
+
+def test_large_frames_are_sampled_the_same_with_or_without_an_empty_mask():
+    """A frame over the statistics sample size: the strided view (no mask) and the masked copy pick the same pixels."""
+    img, _ = _red_nebula_under_orange_sky()
+    big = np.tile(img, (4, 3, 1))  # 800 x 900 px: 720,000 pixels, over the 500,000 of the sample
+    none, empty = color_stretch(big), color_stretch(big, np.zeros(big.shape[:2], bool))
+    assert none.dtype == np.float32 and np.array_equal(none, empty)
+    masked = np.zeros(big.shape[:2], bool)
+    masked[:400] = True  # statistics from the lower half only: the same sky, so nearly the same stretch
+    assert np.abs(color_stretch(big, masked) - none).max() < 0.02
+    assert 0.0 <= none.min() and none.max() <= 1.0

@@ -164,7 +164,7 @@ def test_train_export_and_detect_end_to_end(tmp_path, monkeypatch):
     assert doc["method"] == "pix2pix" and doc["products"]["heatmap"]["kind"] == "heatmap"
     assert doc["products"]["heatmap"]["shape"] == [doc["height"], doc["width"]]
 
-    # Inference imports no training dependency; a frame larger than a window is tiled, its heatmap stitched.
+    # Inference imports no training dependency; a frame larger than a tile is one pass, its heatmap the frame's.
     import cv2
 
     big = tmp_path / "big.png"

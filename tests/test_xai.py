@@ -64,6 +64,9 @@ def test_patch_heatmap_stitches_patches_by_maximum():
     np.testing.assert_array_equal(out, rgb[..., 0])
     small = patch_heatmap(np.ones((100, 120, 3), np.float32), lambda b: b[..., 0], patch=224)
     assert small.shape == (100, 120) and np.allclose(small, 1)
+    seen.clear()
+    assert np.array_equal(patch_heatmap(rgb, fn, patch=224, overlap=16, batch=4), out)
+    assert seen == [(4, 224, 224, 3), (2, 224, 224, 3)], "a frame's patches go in bounded batches"
 
 
 def _sky_dataset(root, n=12, size=256, seed=0):
@@ -160,6 +163,24 @@ def test_xai_method_end_to_end(trained, monkeypatch):
     lines = (out / "sky0.txt").read_text().splitlines()
     assert lines and all(len(line.split()) == 6 for line in lines)
     assert (out / "sky0.png").stat().st_size > 0
+
+
+def test_a_frame_is_one_pass_each_patch_once(trained, monkeypatch):
+    """A frame larger than a tile is one heatmap of its own patches (the paper's way), not the window pyramid."""
+    from dsodetect.detectors.xai import XaiDetector
+    from dsodetect.io import from_array
+    from dsodetect.pipeline import process
+    from dsodetect.postprocess import tile_grid
+
+    monkeypatch.setenv("DSODETECT_MODELS", str(trained / "models"))
+    det = XaiDetector("xai-test", presence=2.0, threads=1)  # no patch is explained: only the patch count matters
+    seen = []
+    classify = det.classify
+    monkeypatch.setattr(det, "classify", lambda p: seen.append(len(p)) or classify(p))
+    frame = from_array(np.random.default_rng(0).random((1100, 1500, 3), np.float32), stretched=True)
+    result = process(frame, det)
+    assert sum(seen) == len(tile_grid(1100, 1500, 224, 16))
+    assert result.products["heatmap"].data.shape == (1100, 1500)
 
 
 def test_xai_attribution_points_at_what_the_classifier_sees(trained):

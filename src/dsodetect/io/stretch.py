@@ -35,14 +35,10 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
         float32 in [0, 1].
     """
     x = np.asarray(data, dtype=np.float32)
-    valid = ~mask if mask is not None else np.ones(x.shape[:2], bool)
-    sample = x[valid]
-    if sample.size > 500_000:  # statistics from a subsample keep full frames fast
-        sample = sample[:: sample.shape[0] // 500_000 + 1]
+    sample = _sample(x, mask)
     lo, hi = float(np.min(sample)), float(np.max(sample))
     if hi <= lo:
         return np.zeros_like(x)
-    x = (x - lo) / (hi - lo)
     sample = (sample - lo) / (hi - lo)
 
     def params(s):
@@ -54,15 +50,38 @@ def auto_stretch(data: np.ndarray, mask: np.ndarray | None = None, *,
         m = mtf(target_bkg, np.asarray(med - c0, dtype=np.float64))
         return c0, float(np.clip(m, 1e-4, 0.9999))
 
-    def apply(v, c0, m):
-        return mtf(m, np.clip((v - c0) / max(1.0 - c0, 1e-6), 0.0, 1.0))
-
     if x.ndim == 2 or linked:
-        return np.clip(apply(x, *params(sample)), 0.0, 1.0).astype(np.float32)
+        return _stf(x, lo, hi, *params(sample), out=np.empty_like(x))
     out = np.empty_like(x)
     for c in range(x.shape[2]):
-        out[:, :, c] = apply(x[:, :, c], *params(sample[:, c]))
-    return np.clip(out, 0.0, 1.0)
+        _stf(x[:, :, c], lo, hi, *params(sample[:, c]), out=out[:, :, c])
+    return out
+
+
+def _sample(x: np.ndarray, mask: np.ndarray | None, n: int = 500_000) -> np.ndarray:
+    """About ``n`` valid pixels (rows of channels for colour) for statistics, every k-th in raster order.
+
+    Without masked pixels the sample is a strided view: a full frame is not copied to be subsampled.
+    """
+    if mask is None or not mask.any():
+        flat = x.reshape(x.shape[0] * x.shape[1], -1) if x.ndim == 3 else x.reshape(-1)
+        return flat[:: flat.shape[0] // n + 1] if flat.size > n else flat
+    sample = x[~mask]
+    return sample[:: sample.shape[0] // n + 1] if sample.size > n else sample
+
+
+def _stf(x: np.ndarray, lo: float, hi: float, c0: float, m: float, *, out: np.ndarray) -> np.ndarray:
+    """``mtf(m, clip(((x - lo) / (hi - lo) - c0) / (1 - c0), 0, 1))`` into ``out``, in place: a full
+    frame is 19 M values, and each temporary of the plain expression costs as much as the arithmetic."""
+    span = hi - lo
+    np.subtract(x, lo + c0 * span, out=out)
+    out *= 1.0 / (span * max(1.0 - c0, 1e-6))
+    np.clip(out, 0.0, 1.0, out=out)
+    den = out * (2.0 * m - 1.0)
+    den -= m
+    out *= m - 1.0
+    out /= den
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def neutralize_background(data: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -76,10 +95,7 @@ def neutralize_background(data: np.ndarray, mask: np.ndarray | None = None) -> n
     x = np.asarray(data, dtype=np.float32)
     if x.ndim != 3:
         return x
-    valid = ~mask if mask is not None else np.ones(x.shape[:2], bool)
-    sample = x[valid]
-    if sample.size > 3 * 500_000:
-        sample = sample[:: sample.shape[0] // 500_000 + 1]
+    sample = _sample(x, mask)
     # The sky, not the nebula that may fill half the frame: the darkest quarter of the pixels by luminance.
     lum = sample.mean(axis=1)
     dark = sample[lum <= np.percentile(lum, 25)]
@@ -119,4 +135,8 @@ def asinh_stretch(data: np.ndarray, a: float = 0.1, mask: np.ndarray | None = No
 
 def to_uint8(display: np.ndarray) -> np.ndarray:
     """[0, 1] float -> uint8 for writing PNG/JPEG."""
-    return (np.clip(display, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    display = np.asarray(display)
+    out = np.clip(display, 0.0, 1.0, dtype=np.result_type(display.dtype, np.float32))  # one temporary, then in place
+    out *= 255.0
+    out += 0.5
+    return out.astype(np.uint8)

@@ -50,12 +50,12 @@ def top_fraction_heatmap(attribution: np.ndarray, *, top: float, weight: float =
     return out
 
 
-def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0) -> np.ndarray:
-    """A window's heatmap made patch by patch: ``heatmap_fn`` on ``patch`` px patches, stitched by maximum.
+def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0, batch: int = 16) -> np.ndarray:
+    """An image's heatmap made patch by patch: ``heatmap_fn`` on ``patch`` px patches, stitched by maximum.
 
     The paper's way for both heatmap methods: a network made for small
-    patches sees a larger window through a grid of them, and the window gets
-    one map, so a region across a patch border is one region.
+    patches sees a tile or a whole frame through a grid of them, and the
+    image gets one map, so a region across a patch border is one region.
 
     Parameters
     ----------
@@ -69,6 +69,9 @@ def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0) 
     overlap : int
         Least overlap of neighbouring patches, px (the grid of
         :func:`~dsodetect.postprocess.tile_grid`).
+    batch : int
+        Patches per ``heatmap_fn`` call: bounds the memory of a full frame
+        (a 3096x2080 frame is ~170 patches).
 
     Returns
     -------
@@ -89,11 +92,13 @@ def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0) 
     if min(h, w) < patch:  # too small for one patch: look at it larger, answer at its size
         f = patch / min(h, w)
         big = cv2.resize(rgb, (max(patch, round(w * f)), max(patch, round(h * f))), interpolation=cv2.INTER_LINEAR)
-        return cv2.resize(patch_heatmap(big, heatmap_fn, patch=patch, overlap=overlap), (w, h),
+        return cv2.resize(patch_heatmap(big, heatmap_fn, patch=patch, overlap=overlap, batch=batch), (w, h),
                           interpolation=cv2.INTER_AREA)
     tiles = tile_grid(h, w, patch, overlap)
-    maps = heatmap_fn(np.stack([rgb[t.slices] for t in tiles]))
-    return stitch_image(list(zip(tiles, np.asarray(maps, np.float32))), h, w, how="max")
+    maps = []
+    for k in range(0, len(tiles), batch):
+        maps += list(np.asarray(heatmap_fn(np.stack([rgb[t.slices] for t in tiles[k:k + batch]])), np.float32))
+    return stitch_image(list(zip(tiles, maps)), h, w, how="max")
 
 
 def heatmap_boxes(heatmap: np.ndarray, *, threshold: float, min_area: int = 16, close: int = 0) -> list[Detection]:
@@ -139,10 +144,13 @@ def heatmap_boxes(heatmap: np.ndarray, *, threshold: float, min_area: int = 16, 
     dets = []
     for k in range(1, n):
         x, y, w, hh, area = (int(v) for v in stats[k])
-        inside = (labels == k) & (mask > 0)  # score the heatmap's own pixels, not the closing's bridges
-        if area < min_area or not inside.any():
+        if area < min_area:
             continue
-        score = float(h[inside].mean())
+        box = np.s_[y:y + hh, x:x + w]  # within the region's box: a frame has many regions
+        inside = (labels[box] == k) & (mask[box] > 0)  # the heatmap's own pixels, not the closing's bridges
+        if not inside.any():
+            continue
+        score = float(h[box][inside].mean())
         dets.append(Detection(float(x), float(y), float(x + w), float(y + hh), score=min(score, 1.0)))
     dets.sort(key=lambda d: -d.score)
     return dets

@@ -102,7 +102,7 @@ def classical(
 def yolo(
     data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml, or the "
                                        "DeepSpaceYoloDataset zip.")],
-    preset: Annotated[str, typer.Option(help="Recipe: default (320 px, 60 epochs) | paper (608 px, batch 4, "
+    preset: Annotated[str, typer.Option(help="Recipe: default (320 px, 80 epochs) | paper (608 px, batch 4, "
                                         "200 epochs) | tiny (a smoke test).")] = "default",
     model: Annotated[Optional[str], typer.Option(help="Architecture (yolo11n, yolo11s, ...).")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Checkpoint to fine-tune from (transfer learning).")] = None,

@@ -726,7 +726,7 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     """Best-F1 heatmap threshold of an exported generator on a held-out split (never on real-dev).
 
     Runs the model as ``--method pix2pix`` does (ONNX Runtime, the whole
-    pipeline with its tiling) once per image, then for each threshold boxes
+    pipeline) once per image, then for each threshold boxes
     the same heatmaps with :func:`~dsodetect.postprocess.heatmap_boxes` and
     scores every box against the published labels with
     :func:`dsodetect.evaluation.evaluate` (IoU 0.5).
@@ -746,7 +746,7 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     thresholds : sequence of float
         Heatmap thresholds tried.
     min_area : int
-        Smallest region kept, window pixels.
+        Smallest region kept, pixels.
     top : float
         Top fraction for the fidelity IoU.
     close : int
@@ -757,7 +757,7 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     dict
         ``threshold``, ``images``, ``P``, ``R``, ``F1``, ``mAP50`` at it,
         ``f1_by_threshold``, ``seconds_per_image`` (the generator, all
-        windows), and with ``teacher_cache`` ``fidelity`` and
+        patches), and with ``teacher_cache`` ``fidelity`` and
         ``teacher_seconds_per_image``.
 
     Examples
@@ -778,7 +778,7 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     root = Path(cfg.get("path", Path(data_yaml).parent))
     images = sorted(iter_image_paths([root / cfg[split]]))
     det = Pix2PixDetector(str(onnx_path), threshold=thresholds[0], min_area=min_area, close=close)
-    # Each window's heatmap is made once per image and boxed at every threshold (the generator is the cost).
+    # The heatmap is made once per image and boxed at every threshold (the generator is the cost).
     raw, memo = det.heatmap, {}
 
     def heatmap(image):

@@ -34,7 +34,7 @@ class YoloRecipe:
 
     model: str = "yolo11n"
     imgsz: int = 320
-    epochs: int = 60
+    epochs: int = 80
     batch: int = 16
     optimizer: str = "AdamW"
     lr0: float = 0.002

@@ -1,4 +1,4 @@
-"""ONNX Runtime inference of the pix2pix generator: heatmap of one window, then boxes from it."""
+"""ONNX Runtime inference of the pix2pix generator: the heatmap of a tile or a frame, then boxes from it."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ class Pix2PixDetector:
         (:func:`~dsodetect.postprocess.heatmap_boxes`); default the model
         card's (the best-F1 threshold on the validation source ids).
     min_area : int
-        Regions smaller than this (window pixels) are dropped.
+        Regions smaller than this (pixels) are dropped.
     close : int, optional
-        Radius (window px) of the closing that joins a region's fragments;
+        Radius (px) of the closing that joins a region's fragments;
         default the model card's (its teacher's).
     threads : int, optional
         ONNX Runtime intra-op threads (default: all cores).
@@ -42,16 +42,14 @@ class Pix2PixDetector:
     """
 
     name = "pix2pix"
-    #: Windows of 640 px as the xai method's (a tile is one), each a 3 x 3 grid of the generator's 256 px patches
-    #: at the tiles' own resolution (as it was trained) stitched into one window heatmap; larger frames are tiled
-    #: in 640 px windows overlapping by half, then 1280, 2560... px windows shrunk to 640, boxes of different
-    #: windows overlapping by IoU 0.3 merged.
-    tile_size = 640
-    tiling = {"overlap": 0.5, "iou_threshold": 0.3}
+    #: Any image in one pass, as the xai method: one heatmap from a grid of the generator's 256 px patches at the
+    #: image's own resolution (as it was trained; a 640 px tile is 3 x 3 patches), boxes from its regions. The
+    #: pipeline does not tile it: each patch of a frame runs once.
+    tile_size = None
     options = (
         MethodOption("model", str, MODEL_NAME, "Model name (dsodetect models) or .onnx path."),
         MethodOption("threshold", float, None, "Heatmap threshold of a region (default: the model card's)."),
-        MethodOption("min_area", int, 16, "Smallest region kept, in window pixels."),
+        MethodOption("min_area", int, 16, "Smallest region kept, in pixels."),
         MethodOption("close", int, None, "Radius (px) joining a region's fragments (default: the card's)."),
     )
 
@@ -76,17 +74,17 @@ class Pix2PixDetector:
         return np.clip(self.session.run(None, {self.input_name: x})[0][:, 0], 0.0, 1.0)
 
     def heatmap(self, image) -> np.ndarray:
-        """The window's heatmap ``(H, W)`` float32 in [0, 1]: the generator's patches stitched by maximum."""
+        """The image's heatmap ``(H, W)`` float32 in [0, 1]: the generator's patches stitched by maximum."""
         from ...postprocess import patch_heatmap
 
         rgb = np.asarray(image.display(), np.float32)
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-        # 640 px windows are a 3 x 3 grid of 256 px patches.
+        # A 640 px tile is a 3 x 3 grid of 256 px patches.
         return patch_heatmap(rgb, self.generate, patch=self.size, overlap=self.size // 4)
 
     def detect(self, image, *, threshold: float | None = None) -> DetectionResult:
-        """Heatmap and boxes of one window (the pipeline tiles larger frames)."""
+        """Heatmap and boxes of a tile or a whole frame."""
         from ...postprocess import heatmap_boxes
 
         t0 = time.perf_counter()

@@ -1,12 +1,13 @@
 """The paper's approach 3: a presence classifier on 224 px patches, XRAI on the positive ones, boxes from the heatmap.
 
-A window of the shared tiled inference (640 px, as YOLO's) is cut into a grid
-of 224 px patches. The classifier (ONNX Runtime) says which hold a deep-sky
-object; only those are explained by XRAI (Google PAIR's ``saliency``, with the
-torch network rebuilt from the same ONNX file, since XRAI needs gradients).
-The top X % of each patch's attribution, weighted by its probability, is
-stitched into one window heatmap (:func:`dsodetect.postprocess.patch_heatmap`),
-whose regions are the boxes (:func:`dsodetect.postprocess.heatmap_boxes`).
+A tile or a whole frame is cut into a grid of 224 px patches at its own
+resolution (the paper's way for large images). The classifier (ONNX Runtime)
+says which hold a deep-sky object; only those are explained by XRAI (Google
+PAIR's ``saliency``, with the torch network rebuilt from the same ONNX file,
+since XRAI needs gradients). The top X % of each patch's attribution, weighted
+by its probability, is stitched into one heatmap of the image
+(:func:`dsodetect.postprocess.patch_heatmap`), whose regions are the boxes
+(:func:`dsodetect.postprocess.heatmap_boxes`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ MODEL_NAME = "xai-classifier"
 #: ``both`` averages the two.
 BASELINES = ("sky", "black", "both")
 
-# Regions smaller than this (window pixels) are noise, a hot pixel or a star core.
+# Regions smaller than this (pixels) are noise, a hot pixel or a star core.
 _MIN_AREA = 24
-# Least overlap of the 224 px patches in a window: a 640 px window is a 3 x 3 grid.
+# Least overlap of the 224 px patches: a 640 px tile is a 3 x 3 grid.
 _PATCH_OVERLAP = 16
 
 
@@ -51,7 +52,7 @@ class XaiDetector:
     conf : float, optional
         Lowest box score kept; default the model card's.
     close : int, optional
-        Radius (window px) of the closing that joins a region's fragments
+        Radius (px) of the closing that joins a region's fragments
         before boxing; default the model card's.
     steps : int
         Integrated-gradients steps per baseline.
@@ -71,13 +72,12 @@ class XaiDetector:
     """
 
     name = "xai"
-    #: Windows of 640 px (a tile is one), each a 3 x 3 grid of 224 px patches; larger frames are tiled in 640 px
-    #: windows overlapping by a quarter, then 1280, 2560... px windows shrunk to 640 for objects larger than a
-    #: window; boxes of neighbouring windows overlapping by IoU 0.3 are one object. A quarter, not YOLO's half:
-    #: XRAI is the cost, and half overlap doubles the patches of a full frame.
-    tile_size = 640
+    #: Any image in one pass: one heatmap from its grid of 224 px patches at the image's own resolution (a 640 px
+    #: tile is 3 x 3 patches, a 3096x2080 frame 15 x 10), so the pipeline does not tile it. The shared window
+    #: pyramid explained each patch of a frame two to three times over and scored worse on mosaics of held-out
+    #: real-train tiles (docs/xai.md): its shrunk coarse windows light up whole and give frame-sized boxes.
+    tile_size = None
     patch_size = 224
-    tiling = {"overlap": 0.25, "iou_threshold": 0.3}
     options = (
         MethodOption("model", str, MODEL_NAME, "Classifier name (dsodetect models) or .onnx path."),
         MethodOption("presence", float, None, "Patch probability above which XRAI runs (default: the card's)."),
@@ -113,8 +113,8 @@ class XaiDetector:
         self.cache = cache
 
     # -- the two stages -------------------------------------------------------------------------------------
-    def window(self, image) -> np.ndarray:
-        """The window's display pixels: ``(H, W, 3)`` float32 RGB in [0, 1]."""
+    def rgb(self, image) -> np.ndarray:
+        """The image's display pixels: ``(H, W, 3)`` float32 RGB in [0, 1]."""
         rgb = np.asarray(image.display(), np.float32)
         return np.repeat(rgb[:, :, None], 3, axis=2) if rgb.ndim == 2 else rgb
 
@@ -178,13 +178,13 @@ class XaiDetector:
         return out
 
     def heatmap(self, image) -> np.ndarray:
-        """The window's heatmap ``(H, W)`` in [0, 1]: its 224 px patches' heatmaps stitched by maximum."""
+        """The image's heatmap ``(H, W)`` in [0, 1]: its 224 px patches' heatmaps stitched by maximum."""
         from ...postprocess import patch_heatmap
 
-        return patch_heatmap(self.window(image), self.patch_heatmaps, patch=self.patch_size, overlap=_PATCH_OVERLAP)
+        return patch_heatmap(self.rgb(image), self.patch_heatmaps, patch=self.patch_size, overlap=_PATCH_OVERLAP)
 
     def detect(self, image) -> DetectionResult:
-        """Heatmap and boxes of one window (the pipeline tiles larger frames)."""
+        """Heatmap and boxes of a tile or a whole frame."""
         from ...postprocess import heatmap_boxes
 
         t0 = time.perf_counter()

@@ -175,6 +175,11 @@ class Image:
             self._shown = shown
         return self._shown
 
+    def display_rgb(self) -> np.ndarray:
+        """:meth:`display` as ``(H, W, 3)``: mono data repeated to three channels (what networks and PNGs take)."""
+        shown = self.display()
+        return np.repeat(shown[:, :, None], 3, axis=2) if shown.ndim == 2 else shown
+
 
 def file_stem(path) -> str:
     """Output stem of an image file: ``M42`` for ``M42.fits``, ``M42.jpg`` and ``M42.fits.gz``."""

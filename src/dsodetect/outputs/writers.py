@@ -36,10 +36,7 @@ def render_annotated(image: Image, detections: list[Detection], *, max_side: int
     """Stretched RGB uint8 rendering with boxes, scores and names drawn on it."""
     import cv2
 
-    rgb = to_uint8(image.display())
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    rgb = np.ascontiguousarray(rgb)
+    rgb = np.ascontiguousarray(to_uint8(image.display_rgb()))
     h, w = rgb.shape[:2]
     scale = 1.0
     if max_side and max(h, w) > max_side:
@@ -84,9 +81,7 @@ def heatmap_overlay(image: Image, heat: np.ndarray, *, alpha: float = 0.5) -> np
     """The image with a heatmap drawn over it (OpenCV's inferno colour map), uint8 RGB."""
     import cv2
 
-    rgb = to_uint8(image.display())
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    rgb = to_uint8(image.display_rgb())
     h, w = rgb.shape[:2]
     hm = cv2.resize(np.clip(heat, 0, 1).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     colour = np.ascontiguousarray(cv2.applyColorMap((hm * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[:, :, ::-1])

@@ -50,7 +50,8 @@ def top_fraction_heatmap(attribution: np.ndarray, *, top: float, weight: float =
     return out
 
 
-def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0, batch: int = 16) -> np.ndarray:
+def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0, batch: int = 16,
+                  progress: str | None = None) -> np.ndarray:
     """An image's heatmap made patch by patch: ``heatmap_fn`` on ``patch`` px patches, stitched by maximum.
 
     The paper's way for both heatmap methods: a network made for small
@@ -72,6 +73,9 @@ def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0, 
     batch : int
         Patches per ``heatmap_fn`` call: bounds the memory of a full frame
         (a 3096x2080 frame is ~170 patches).
+    progress : str, optional
+        Label of a progress bar over the patches, shown at a terminal when
+        the image takes more than one batch (a slow ``heatmap_fn`` on a frame).
 
     Returns
     -------
@@ -94,10 +98,16 @@ def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0, 
         big = cv2.resize(rgb, (max(patch, round(w * f)), max(patch, round(h * f))), interpolation=cv2.INTER_LINEAR)
         return cv2.resize(patch_heatmap(big, heatmap_fn, patch=patch, overlap=overlap, batch=batch), (w, h),
                           interpolation=cv2.INTER_AREA)
+    from tqdm import tqdm
+
     tiles = tile_grid(h, w, patch, overlap)
     maps = []
-    for k in range(0, len(tiles), batch):
-        maps += list(np.asarray(heatmap_fn(np.stack([rgb[t.slices] for t in tiles[k:k + batch]])), np.float32))
+    # disable=None: tqdm shows the bar only when stderr is a terminal.
+    with tqdm(total=len(tiles), desc=progress, unit="patch", leave=False,
+              disable=None if progress and len(tiles) > batch else True) as bar:
+        for k in range(0, len(tiles), batch):
+            maps += list(np.asarray(heatmap_fn(np.stack([rgb[t.slices] for t in tiles[k:k + batch]])), np.float32))
+            bar.update(len(tiles[k:k + batch]))
     return stitch_image(list(zip(tiles, maps)), h, w, how="max")
 
 

@@ -77,10 +77,8 @@ class Pix2PixDetector:
         """The image's heatmap ``(H, W)`` float32 in [0, 1]: the generator's patches stitched by maximum."""
         from ...postprocess import patch_heatmap
 
-        rgb = np.asarray(image.display(), np.float32)
-        if rgb.ndim == 2:
-            rgb = np.repeat(rgb[:, :, None], 3, axis=2)
         # A 640 px tile is a 3 x 3 grid of 256 px patches.
+        rgb = np.asarray(image.display_rgb(), np.float32)
         return patch_heatmap(rgb, self.generate, patch=self.size, overlap=self.size // 4)
 
     def detect(self, image, *, threshold: float | None = None) -> DetectionResult:

@@ -113,11 +113,6 @@ class XaiDetector:
         self.cache = cache
 
     # -- the two stages -------------------------------------------------------------------------------------
-    def rgb(self, image) -> np.ndarray:
-        """The image's display pixels: ``(H, W, 3)`` float32 RGB in [0, 1]."""
-        rgb = np.asarray(image.display(), np.float32)
-        return np.repeat(rgb[:, :, None], 3, axis=2) if rgb.ndim == 2 else rgb
-
     def classify(self, patches: np.ndarray) -> np.ndarray:
         """Probabilities ``(N,)`` that each ``(N, size, size, 3)`` patch holds a deep-sky object (ONNX Runtime)."""
         x = np.ascontiguousarray(np.asarray(patches, np.float32).transpose(0, 3, 1, 2))
@@ -181,7 +176,9 @@ class XaiDetector:
         """The image's heatmap ``(H, W)`` in [0, 1]: its 224 px patches' heatmaps stitched by maximum."""
         from ...postprocess import patch_heatmap
 
-        return patch_heatmap(self.rgb(image), self.patch_heatmaps, patch=self.patch_size, overlap=_PATCH_OVERLAP)
+        rgb = np.asarray(image.display_rgb(), np.float32)
+        # progress: minutes of XRAI on a full frame.
+        return patch_heatmap(rgb, self.patch_heatmaps, patch=self.patch_size, overlap=_PATCH_OVERLAP, progress="xai")
 
     def detect(self, image) -> DetectionResult:
         """Heatmap and boxes of a tile or a whole frame."""

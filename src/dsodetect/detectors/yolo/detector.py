@@ -110,10 +110,7 @@ class YoloDetector:
         self.iou = float(iou)
 
     def _input(self, image):
-        rgb = image.display()
-        if rgb.ndim == 2:
-            rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-        return letterbox(np.asarray(rgb, np.float32), self.imgsz)
+        return letterbox(np.asarray(image.display_rgb(), np.float32), self.imgsz)
 
     def detect(self, image, *, conf: float | None = None) -> DetectionResult:
         """Boxes of one image (any size; one pass, letterboxed to the network input)."""

@@ -32,27 +32,6 @@ sys.path.insert(0, str(ROOT / "src"))
 ARMS = ("real", "pseudo", "synth")
 
 
-def pseudo_labels(images: Path, dst: Path, model: str) -> int:
-    """Label every image of ``images`` with ``model`` (its card threshold) into a YOLO folder ``dst``; return boxes."""
-    from dsodetect.dataset.yolo import write_labels
-    from dsodetect.detectors.yolo import YoloDetector
-    from dsodetect.io import iter_image_paths, read_image
-
-    det = YoloDetector(model)
-    (dst / "images").mkdir(parents=True, exist_ok=True)
-    (dst / "labels").mkdir(parents=True, exist_ok=True)
-    n = 0
-    for p in sorted(iter_image_paths([images])):
-        img = read_image(p)
-        boxes = det.detect(img).detections
-        link = dst / "images" / p.name
-        link.unlink(missing_ok=True)
-        link.symlink_to(p.resolve())  # the real tiles are linked, never copied
-        write_labels(dst / "labels" / f"{p.stem}.txt", boxes, img.shape[1], img.shape[0])
-        n += len(boxes)
-    return n
-
-
 def score(run: Path) -> dict:
     """Export the run's best checkpoint and pick its threshold on the held-out ids."""
     from dsodetect.train.yolo import export_onnx, pick_threshold
@@ -104,7 +83,10 @@ def main(argv=None):
     if "pseudo" in only:
         pse = runs / "pseudo-labels"
         if not (pse / "labels").is_dir():
-            print("pseudo boxes", pseudo_labels(a.unlabeled, pse, a.pseudo_model), flush=True)
+            from dsodetect.detectors.yolo import YoloDetector
+            from dsodetect.train.data import pseudo_label
+
+            print("pseudo boxes", pseudo_label(a.unlabeled, pse, detector=YoloDetector(a.pseudo_model)), flush=True)
         arm("pseudo", extra_yaml("pseudo", ["images/train", str(pse / "images")]), recipe)
     if "synth" in only:
         synth = runs / f"synth-{a.synth}"

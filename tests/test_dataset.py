@@ -250,3 +250,50 @@ def test_cli_tile_split_crops_deepspace(tmp_path):
     assert r.exit_code == 2 and "checksum mismatch" in r.output and "Traceback" not in r.output
     r = run(app, ["dataset", "deepspace", str(z), "-o", str(tmp_path / "ds")])
     assert r.exit_code == 0 and "train: 8, val: 1, test: 1" in r.output
+
+
+def test_pseudo_label_writes_a_yolo_folder_that_links_the_images(tmp_path):
+    """Unlabelled images + a model -> a YOLO folder (images linked, not copied); a bad file costs a warning."""
+    from dsodetect.detection import DetectionResult, DsodetectWarning
+    from dsodetect.train.data import pseudo_label
+
+    class Brightest:  # a model: one box around the brightest pixel's 9 x 9 neighbourhood
+        name = "brightest"
+
+        def detect(self, image):
+            g = image.gray()
+            y, x = np.unravel_index(int(np.argmax(g)), g.shape)
+            return DetectionResult(image, self.name, [Detection(x - 4, y - 4, x + 5, y + 5, score=0.9)])
+
+    src = tmp_path / "unlabeled"
+    src.mkdir()
+    for k in range(2):
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[20 + k, 30 + k] = 255
+        cv2.imwrite(str(src / f"{k}_0.png"), img)
+    (src / "broken.jpg").write_bytes(b"not an image")
+    with pytest.warns(DsodetectWarning, match="broken.jpg"):
+        n = pseudo_label(src, tmp_path / "pseudo", detector=Brightest())
+    assert n == 2
+    link = tmp_path / "pseudo" / "images" / "1_0.png"
+    assert link.is_symlink() and link.resolve() == (src / "1_0.png").resolve()
+    (d,) = read_labels(tmp_path / "pseudo" / "labels" / "1_0.txt", 64, 48)
+    assert (d.x0, d.y0, d.x1, d.y1) == pytest.approx((27, 17, 36, 26), abs=1e-3)
+    assert validate_dataset(tmp_path / "pseudo").ok
+
+
+def test_extra_training_folders_go_to_the_training_split_only(tmp_path):
+    import yaml
+
+    from dsodetect.train.data import add_training_folders
+
+    cfg = tmp_path / "data.yaml"
+    cfg.write_text(yaml.safe_dump({"path": str(tmp_path), "train": "images/train", "val": "images/val", "nc": 1}))
+    extra = tmp_path / "pseudo"
+    (extra / "images").mkdir(parents=True)
+    (extra / "labels").mkdir()
+    add_training_folders(cfg, [extra])
+    got = yaml.safe_load(cfg.read_text())
+    assert got["train"] == ["images/train", str((extra / "images").resolve())] and got["val"] == "images/val"
+    with pytest.raises(FileNotFoundError, match="images/ and labels/"):
+        add_training_folders(cfg, [tmp_path / "nowhere"])

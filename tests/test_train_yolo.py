@@ -61,6 +61,23 @@ def test_train_export_install_and_detect(tmp_path, monkeypatch):
         assert len(f) == 6 and f[0] == "0" and all(0 <= float(v) <= 1 for v in f[1:])
     assert (tmp_path / "out" / "3.png").stat().st_size > 0
 
+    # Pseudo-labels from the installed model, then trained on through --extra (training split only).
+    import yaml
+
+    from dsodetect.dataset import validate_dataset
+
+    res = runner.invoke(app, ["train", "pseudo-label", str(tmp_path / "data" / "images"), "-o", str(tmp_path / "pl"),
+                              "-O", "model=yolo-test", "-O", "conf=0.0"])
+    assert res.exit_code == 0, res.output
+    assert validate_dataset(tmp_path / "pl").ok and len(list((tmp_path / "pl" / "labels").glob("*.txt"))) == 8
+    res = runner.invoke(app, ["train", "yolo", "--data", str(tmp_path / "data"), "--preset", "tiny", "--extra",
+                              str(tmp_path / "pl"), "--runs", str(tmp_path / "runs"), "--name", "x",
+                              "--val-fraction", "0.25", "--model-name", "yolo-x", "--lr0", "0.001"])
+    assert res.exit_code == 0, res.output
+    cfg = yaml.safe_load((tmp_path / "runs" / "x-data" / "data.yaml").read_text())
+    assert cfg["train"][-1] == str((tmp_path / "pl" / "images").resolve()) and cfg["val"] == "images/val"
+    assert json.loads((tmp_path / "runs" / "x" / "recipe.json").read_text())["lr0"] == 0.001
+
 
 def test_onnx_matches_the_torch_model_exactly(tmp_path, monkeypatch):
     # The letterbox inverse is exact: on a frame of the network's own size the

@@ -57,6 +57,31 @@ def _need(module: str) -> None:
         raise typer.Exit(2)
 
 
+@train_app.command("pseudo-label")
+def pseudo_label_cmd(
+    src: Annotated[Path, typer.Argument(help="Folder of unlabelled images.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output YOLO folder (images linked, labels written).")],
+    method: Annotated[str, typer.Option("--method", "-m", help="Method that labels them.")] = "yolo",
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="A method option NAME=VALUE "
+                                                        "(repeatable), e.g. conf=0.3.")] = None,
+):
+    """Label unlabelled images with a model (its own threshold): extra training data for 'train yolo --extra'.
+
+    Look at the labels (and fix them) before training on them: a model's
+    mistakes become training targets.
+    """
+    from ..detectors import get_detector, parse_options
+    from .data import pseudo_label
+
+    try:
+        detector = get_detector(method, **parse_options(method, option or []))
+        n = pseudo_label(src, out, detector=detector)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
+    typer.echo(f"{n} boxes -> {out}/labels (images linked in {out}/images)")
+
+
 @train_app.command("classical")
 def classical(
     data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), e.g. real-train.")],
@@ -106,8 +131,11 @@ def yolo(
                                         "200 epochs) | tiny (a smoke test).")] = "default",
     model: Annotated[Optional[str], typer.Option(help="Architecture (yolo11n, yolo11s, ...).")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="Checkpoint to fine-tune from (transfer learning).")] = None,
+    extra: Annotated[Optional[list[Path]], typer.Option(help="A YOLO folder added to the training split only, e.g. "
+                                                        "'train pseudo-label' output (repeatable).")] = None,
     imgsz: Annotated[Optional[int], typer.Option(help="Network input size, px.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs.")] = None,
+    lr0: Annotated[Optional[float], typer.Option(help="Initial learning rate.")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")] = False,
     bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) "
@@ -126,10 +154,14 @@ def yolo(
     _need("ultralytics")
     from .yolo import PRESETS, export_onnx, pick_threshold, plot_learning_curve, prepare_data, train_yolo, yolo_card
 
-    recipe = _recipe(PRESETS, preset, model=model, imgsz=imgsz, epochs=epochs, batch=batch, bf16=bf16)
+    recipe = _recipe(PRESETS, preset, model=model, imgsz=imgsz, epochs=epochs, lr0=lr0, batch=batch, bf16=bf16)
     try:
         yaml_path = data if resume else prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction,
                                                      seed=seed)
+        if extra and not resume:
+            from .data import add_training_folders
+
+            add_training_folders(yaml_path, extra)
         t0 = time.time()
         best = train_yolo(yaml_path, out=runs, recipe=recipe, weights=weights, resume=resume, seed=seed,
                           device=device, name=name)

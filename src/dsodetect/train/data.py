@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["prepare_data"]
+__all__ = ["prepare_data", "pseudo_label", "add_training_folders"]
 
 
 def prepare_data(source, dst, *, val_fraction: float = 0.1, seed: int = 0) -> Path:
@@ -47,6 +47,73 @@ def prepare_data(source, dst, *, val_fraction: float = 0.1, seed: int = 0) -> Pa
         raise FileNotFoundError(f"{source}: no images found (expected images/ and labels/)")
     write_split(samples, dst, (1 - val_fraction, val_fraction, 0.0), seed=seed, link=True)
     return _absolute_yaml(dst)
+
+
+def pseudo_label(images, dst, *, detector) -> int:
+    """Label unlabelled images with a model: a YOLO folder ``dst`` (``images/`` linked, ``labels/``) to train on.
+
+    Parameters
+    ----------
+    images : path
+        A folder (or file) of images without labels.
+    dst : path
+        Output folder; images are symlinked, not copied (real data stays where it is).
+    detector : Detector
+        Labels with its own threshold (e.g. ``YoloDetector()``, the card's).
+
+    Returns
+    -------
+    int
+        Boxes written. An unreadable image is skipped with a warning.
+
+    Examples
+    --------
+    >>> pseudo_label("real-unlabeled", "runs/pseudo", detector=YoloDetector())  # doctest: +SKIP
+    """
+    import warnings
+
+    from ..dataset.yolo import write_labels
+    from ..detection import DsodetectWarning
+    from ..io import ImageReadError, iter_image_paths, read_image
+
+    dst = Path(dst)
+    (dst / "images").mkdir(parents=True, exist_ok=True)
+    (dst / "labels").mkdir(parents=True, exist_ok=True)
+    n = 0
+    for p in sorted(iter_image_paths([Path(images)])):
+        try:
+            img = read_image(p)
+        except ImageReadError as exc:
+            warnings.warn(f"{p}: skipped ({exc})", DsodetectWarning, stacklevel=2)
+            continue
+        boxes = detector.detect(img).detections
+        link = dst / "images" / p.name
+        link.unlink(missing_ok=True)
+        link.symlink_to(p.resolve())
+        write_labels(dst / "labels" / f"{p.stem}.txt", boxes, img.shape[1], img.shape[0])
+        n += len(boxes)
+    return n
+
+
+def add_training_folders(data_yaml, folders) -> Path:
+    """Add YOLO folders (``images/`` + ``labels/``) to the *training* split of ``data_yaml`` only; return it.
+
+    For extra data such as :func:`pseudo_label` output: it is trained on but
+    never validated on, so thresholds are still chosen on held-out real tiles.
+    """
+    import yaml
+
+    path = Path(data_yaml)
+    cfg = yaml.safe_load(path.read_text())
+    train = cfg["train"] if isinstance(cfg["train"], list) else [cfg["train"]]
+    for folder in folders:
+        images = Path(folder).resolve() / "images"
+        if not images.is_dir() or not (images.parent / "labels").is_dir():
+            raise FileNotFoundError(f"{folder}: expected images/ and labels/ (a YOLO folder)")
+        train.append(str(images))
+    cfg["train"] = train
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
 
 
 def _absolute_yaml(root: Path) -> Path:

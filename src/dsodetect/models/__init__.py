@@ -28,7 +28,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["onnx_session", "ModelCard", "ModelNotFound", "ModelChecksumError", "find_model", "load_card", "model_path",
+__all__ = ["onnx_session", "onnx_input", "ModelCard", "ModelNotFound", "ModelChecksumError", "find_model", "load_card", "model_path",
            "list_models", "install_model", "file_sha256", "model_dirs", "user_model_dir", "DATA_LICENCE"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -212,6 +212,12 @@ def install_model(file, card: ModelCard, dst=None) -> Path:
     path = dst / f"{card.name}.card.json"
     path.write_text(card.to_json())
     return path
+
+
+def onnx_input(session) -> tuple[str, int | None]:
+    """Name and square side (None when dynamic: the card says) of an ONNX session's image input."""
+    inp = session.get_inputs()[0]
+    return inp.name, (int(inp.shape[-1]) if isinstance(inp.shape[-1], int) else None)
 
 
 def onnx_session(path, *, threads: int | None = None):

@@ -35,15 +35,18 @@ def _recipe(presets: dict, preset: str, **changes):
     return presets[preset].with_(**changes)
 
 
-def _run_split(data: Path, runs: Path, name: str, *, resume: bool, val_fraction: float, seed: int) -> Path:
-    """The run's ``data.yaml``: split ``data`` by source id and keep a copy in the run folder, where ``--resume``
-    (which may follow an interrupted run) finds it."""
-    from .data import prepare_data
+def _run_split(data: Path, runs: Path, name: str, *, resume: bool, val_fraction: float, seed: int,
+               extra=()) -> Path:
+    """The run's ``data.yaml``: split ``data`` by source id (``extra`` folders added to the training split) and
+    keep a copy in the run folder, where ``--resume`` (which may follow an interrupted run) finds it."""
+    from .data import add_training_folders, prepare_data
 
     run = runs / name
     if resume:
         return run / "data.yaml"
     yaml_path = prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction, seed=seed)
+    if extra:
+        add_training_folders(yaml_path, extra)
     run.mkdir(parents=True, exist_ok=True)
     (run / "data.yaml").write_text(Path(yaml_path).read_text())
     return yaml_path
@@ -152,16 +155,11 @@ def yolo(
     """Train YOLO from scratch (or fine-tune), offline; export ONNX; install it for '--method yolo'."""
     _need("torch")
     _need("ultralytics")
-    from .yolo import PRESETS, export_onnx, pick_threshold, plot_learning_curve, prepare_data, train_yolo, yolo_card
+    from .yolo import PRESETS, export_onnx, pick_threshold, plot_learning_curve, train_yolo, yolo_card
 
     recipe = _recipe(PRESETS, preset, model=model, imgsz=imgsz, epochs=epochs, lr0=lr0, batch=batch, bf16=bf16)
     try:
-        yaml_path = data if resume else prepare_data(data, runs / f"{name}-data", val_fraction=val_fraction,
-                                                     seed=seed)
-        if extra and not resume:
-            from .data import add_training_folders
-
-            add_training_folders(yaml_path, extra)
+        yaml_path = _run_split(data, runs, name, resume=resume, val_fraction=val_fraction, seed=seed, extra=extra or ())
         t0 = time.time()
         best = train_yolo(yaml_path, out=runs, recipe=recipe, weights=weights, resume=resume, seed=seed,
                           device=device, name=name)
@@ -175,7 +173,7 @@ def yolo(
         plot_learning_curve(run / "results.csv", run / "learning_curve.png")
     from ..models import install_model
 
-    val = pick_threshold(onnx, yaml_path) if not resume else pick_threshold(onnx, _run_data(run))
+    val = pick_threshold(onnx, yaml_path)
     typer.echo(f"validation (held-out source ids): best-F1 threshold {val['threshold']}: "
                f"P {val['P']:.3f} R {val['R']:.3f} F1 {val['F1']:.3f} on {val['images']} images")
     card = yolo_card(model_name, onnx.name, recipe, run, data=str(data), val=val,
@@ -331,13 +329,6 @@ def pix2pix(
                                   + (f" (teacher cache: {teacher_s:.2f} s per tile)" if teacher_s else ""))
     dst = install_model(onnx, card, out)
     typer.echo(json.dumps({"best": str(best), "onnx": str(onnx), "installed": str(dst)}, indent=1))
-
-
-def _run_data(run: Path) -> Path:
-    """The data.yaml a run was trained on (from its args.yaml)."""
-    import yaml
-
-    return Path(yaml.safe_load((run / "args.yaml").read_text())["data"])
 
 
 def register(app: typer.Typer) -> None:

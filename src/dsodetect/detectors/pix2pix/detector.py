@@ -55,14 +55,12 @@ class Pix2PixDetector:
 
     def __init__(self, model: str = MODEL_NAME, threshold: float | None = None, min_area: int = 16,
                  close: int | None = None, threads: int | None = None):
-        from ...models import load_card, model_path, onnx_session
+        from ...models import load_card, model_path, onnx_input, onnx_session
 
-        path = model_path(model)
         self.card = load_card(model)
-        self.session = onnx_session(path, threads=threads)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.size = int(inp.shape[-1]) if isinstance(inp.shape[-1], int) else int(self.card.extra.get("size", 256))
+        self.session = onnx_session(model_path(model), threads=threads)
+        self.input_name, size = onnx_input(self.session)
+        self.size = size or int(self.card.extra.get("size", 256))
         self.threshold = float(threshold if threshold is not None
                                else self.card.extra.get("threshold", DEFAULT_THRESHOLD))
         self.min_area = int(min_area)

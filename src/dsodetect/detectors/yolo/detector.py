@@ -98,14 +98,12 @@ class YoloDetector:
 
     def __init__(self, model: str = MODEL_NAME, conf: float | None = None, iou: float = 0.5,
                  threads: int | None = None):
-        from ...models import load_card, model_path, onnx_session
+        from ...models import load_card, model_path, onnx_input, onnx_session
 
-        path = model_path(model)
         self.card = load_card(model)
-        self.session = onnx_session(path, threads=threads)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.imgsz = int(inp.shape[-1]) if isinstance(inp.shape[-1], int) else int(self.card.extra.get("imgsz", 640))
+        self.session = onnx_session(model_path(model), threads=threads)
+        self.input_name, size = onnx_input(self.session)
+        self.imgsz = size or int(self.card.extra.get("imgsz", 640))
         self.conf = float(conf if conf is not None else self.card.extra.get("min_score", 0.25))
         self.iou = float(iou)
 

@@ -128,7 +128,7 @@ def main():
     R = {k: np.array([s[k] for s in real], float) for k in keys}
     S = {k: np.array([s[k] for s in syn], float) for k in keys}
     fig, axes = plt.subplots(2, 4, figsize=(16, 7))
-    print(f"| statistic | real p10 / p50 / p90 | synthetic p10 / p50 / p90 | overlap |")
+    print("| statistic | real p10 / p50 / p90 | synthetic p10 / p50 / p90 | overlap |")
     print("|---|---|---|---|")
     for ax, k in zip(axes.ravel(), keys):
         r, s = R[k][np.isfinite(R[k])], S[k][np.isfinite(S[k])]

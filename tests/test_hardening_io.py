@@ -10,7 +10,6 @@ import gzip
 import os
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import cv2

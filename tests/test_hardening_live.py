@@ -20,7 +20,7 @@ from astropy.io import fits
 
 from dsodetect.live import LiveSession, SessionConfig
 from dsodetect.live.notify import Notifier
-from dsodetect.live.store import SessionStore, db_text, file_key, strict_json
+from dsodetect.live.store import SessionStore, db_text, strict_json
 from dsodetect.live.watcher import FolderWatcher
 from test_live_support import ToyDetector, stack_array, write_stack
 

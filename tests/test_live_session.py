@@ -18,7 +18,7 @@ from dsodetect.detection import Detection
 from dsodetect.live import LiveSession, SessionConfig
 from dsodetect.live.notify import Notifier
 from dsodetect.live.watcher import FolderWatcher
-from test_live_support import SlowToy, ToyDetector, stack_array, write_stack
+from test_live_support import SlowToy, ToyDetector, write_stack
 
 TESTS = Path(__file__).parent
 

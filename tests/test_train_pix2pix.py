@@ -135,6 +135,10 @@ def test_train_export_and_detect_end_to_end(tmp_path, monkeypatch):
     assert card["extra"]["size"] == 256 and 0 < card["extra"]["threshold"] < 1
     assert card["extra"]["teacher"]["method"] == "toy-teacher"
     assert {"correlation", "top_iou", "overlay_psnr", "box_f1"} <= set(card["scores"]["val_source_ids"]["fidelity"])
+    # The closing radius is chosen with the threshold (the teacher's first, so it wins ties), and the card keeps it.
+    val = card["scores"]["val_source_ids"]
+    assert list(val["f1_by_close"]) == ["0", "16", "32", "48"] and card["extra"]["close"] == val["close"]
+    assert val["F1"] == max(val["f1_by_close"].values())
 
     # The ONNX generator computes what the torch one does.
     onnx = run / "p2p-test.onnx"
@@ -187,7 +191,7 @@ def test_train_resumes_from_last_checkpoint(tmp_path):
     paths = _blob_dataset(tmp_path / "data", n=4, seed=3)
     make_teacher_cache(paths, tmp_path / "cache", detector=BlobTeacher(), progress=False)
     yaml_path = prepare_data(tmp_path / "data", tmp_path / "split", val_fraction=0.5)
-    recipe = PRESETS["tiny"].with_(val_crops=2)
+    recipe = PRESETS["tiny"].with_(val_crops=2, loss="bce", blur=2.0)
     train_pix2pix(yaml_path, tmp_path / "cache", out=tmp_path / "run", recipe=recipe, progress=False)
     with pytest.raises(FileNotFoundError):
         train_pix2pix(yaml_path, tmp_path / "cache", out=tmp_path / "other", recipe=recipe, resume=True)
@@ -198,6 +202,31 @@ def test_train_resumes_from_last_checkpoint(tmp_path):
     train_pix2pix(yaml_path, tmp_path / "cache", out=tmp_path / "run", resume=True, progress=False)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [r["epoch"] for r in history] == [1, 2]
+    assert all(np.isfinite(r["val_loss"]) and r["train_g_rec"] > 0 for r in history)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["recipe"]["loss"] == "bce"
+
+
+def test_reconstruction_losses_learn_the_median_or_the_mean():
+    # Where the teacher is sure of nothing (1 pixel in 4 hot), L1 is least at 0 (the median: an empty map, no box)
+    # and cross-entropy at 0.25 (the mean), which a threshold can still find: why "bce" is offered.
+    from dsodetect.train.pix2pix import Pix2PixRecipe, _recon_loss
+
+    y = torch.tensor([0.0, 0.0, 0.0, 1.0])
+    loss = {(name, p): float(_recon_loss(name, torch.full((4,), p), y)) for name in ("l1", "bce")
+            for p in (0.01, 0.25, 0.5)}
+    assert loss["l1", 0.01] < loss["l1", 0.25] < loss["l1", 0.5]
+    assert loss["bce", 0.25] < loss["bce", 0.01] and loss["bce", 0.25] < loss["bce", 0.5]
+    with pytest.raises(ValueError, match="unknown pix2pix loss 'huber'"):
+        Pix2PixRecipe(loss="huber")
+
+
+def test_train_command_refuses_an_unknown_loss(tmp_path):
+    from typer.testing import CliRunner
+
+    from dsodetect.cli import app
+
+    res = CliRunner().invoke(app, ["train", "pix2pix", "--data", str(tmp_path), "--loss", "huber"])
+    assert res.exit_code == 2 and "unknown pix2pix loss 'huber'; choose from l1, bce" in res.output
 
 
 def test_train_command_without_teacher_says_so(tmp_path, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient

@@ -253,11 +253,15 @@ def pix2pix(
     teacher_tiles: Annotated[Optional[int], typer.Option(help="Compute teacher heatmaps for this many train tiles "
                                                          "and the same share of the val tiles (seeded samples; "
                                                          "XRAI is slow); default all.")] = None,
-    preset: Annotated[str, typer.Option(help="Recipe: default (ngf 16, batch 4, 30 epochs) | paper (ngf 64, batch 1, "
-                                        "100 epochs, lr 1e-4) | tiny (a smoke test).")] = "default",
+    preset: Annotated[str, typer.Option(help="Recipe: default (ngf 16, batch 4, 30 epochs, bce) | paper (ngf 64, batch "
+                                        "1, 100 epochs, lr 1e-4, l1) | tiny (a smoke test).")] = "default",
     epochs: Annotated[Optional[int], typer.Option(help="Epochs.")] = None,
     ngf: Annotated[Optional[int], typer.Option(help="Generator base width (64: the paper's U-Net).")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="Reconstruction loss: l1 (Isola et al.) | bce (per-pixel "
+                                                "cross-entropy, the heatmap as a soft target).")] = None,
+    blur: Annotated[Optional[float], typer.Option(help="Gaussian sigma (pixels) applied to the teacher "
+                                                  "heatmaps before training (0: none).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")] = False,
     bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) + "
                                                  "channels-last.")] = None,
@@ -274,11 +278,15 @@ def pix2pix(
     _need("albumentations")
     from ..dataset.yolo import find_samples
     from ..io import file_stem
-    from .pix2pix import (MANIFEST, PRESETS, export_generator, make_teacher_cache, pick_threshold, pix2pix_card,
-                          train_pix2pix)
+    from .pix2pix import (CLOSES, MANIFEST, PRESETS, export_generator, make_teacher_cache, pick_threshold,
+                          pix2pix_card, train_pix2pix)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    recipe = _recipe(PRESETS, preset, epochs=epochs, ngf=ngf, batch=batch, bf16=bf16)
+    try:
+        recipe = _recipe(PRESETS, preset, epochs=epochs, ngf=ngf, batch=batch, bf16=bf16, loss=loss, blur=blur)
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
     run = runs / name
     cache = teacher_cache or runs / f"{name}-teacher"
     on_error = lambda p, m: _err(m if str(p) in m else f"{p}: {m}")  # noqa: E731
@@ -318,9 +326,11 @@ def pix2pix(
     onnx = export_generator(best, run / f"{model_name}.onnx")
     from ..models import install_model
 
+    t_close = int(teacher_desc.get("options", {}).get("close") or 0)
     val = pick_threshold(onnx, yaml_path, teacher_cache=cache,
-                         close=int(teacher_desc.get("options", {}).get("close") or 0))
-    typer.echo(f"validation (held-out source ids): heatmap threshold {val['threshold']}: P {val['P']:.3f} "
+                         close=(t_close, *(c for c in CLOSES if c != t_close)))
+    typer.echo(f"validation (held-out source ids): heatmap threshold {val['threshold']}, closing {val['close']} px: "
+               f"P {val['P']:.3f} "
                f"R {val['R']:.3f} F1 {val['F1']:.3f} on {val['images']} images; fidelity to the teacher "
                f"{json.dumps(val.get('fidelity', {}))}")
     teacher_s = manifest.get("seconds_per_image")

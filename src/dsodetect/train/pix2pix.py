@@ -54,20 +54,41 @@ class Pix2PixRecipe:
     batch: int = 4
     lr: float = 2e-4             # Adam, both networks (Isola et al.)
     beta1: float = 0.5
-    lambda_l1: float = 100.0     # weight of L1 against the adversarial loss (Isola et al.)
+    lambda_l1: float = 100.0     # weight of the reconstruction loss against the adversarial one (Isola et al.)
+    loss: str = "bce"            # reconstruction loss: "bce" (per-pixel cross-entropy, the heatmap as a soft
+                                 # target: learns the conditional mean) or "l1" (Isola et al.: the median, which
+                                 # is 0 wherever the teacher is unsure, so faint nebulae vanish)
+    blur: float = 0.0            # Gaussian sigma (pixels) applied to the teacher heatmaps before training
     crops_per_image: int = 2     # fresh random 256 px crops per tile and epoch
     val_crops: int = 64          # fixed validation crops, scored every epoch
     bf16: bool = False           # CPU bfloat16 autocast + channels-last (AMX)
+
+    def __post_init__(self):
+        if self.loss not in RECON_LOSSES:
+            raise ValueError(f"unknown pix2pix loss {self.loss!r}; choose from {', '.join(RECON_LOSSES)}")
 
     def with_(self, **changes) -> "Pix2PixRecipe":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-#: ``default``: slim generator (ngf 16) for a CPU; ``paper``: ngf 64, batch 1, 100 epochs, lr 1e-4 (the paper's
-#: settings); ``tiny``: a smoke test.
+#: Reconstruction losses of the generator (``Pix2PixRecipe.loss``).
+RECON_LOSSES = ("l1", "bce")
+
+
+def _recon_loss(name: str, pred, target):
+    """The generator's reconstruction loss between a sigmoid output and the teacher heatmap, both in [0, 1]."""
+    import torch.nn.functional as F
+
+    if name == "bce":  # clamps log at -100 itself, so a saturated sigmoid cannot give inf
+        return F.binary_cross_entropy(pred, target)
+    return F.l1_loss(pred, target)
+
+
+#: ``default``: slim generator (ngf 16) for a CPU, cross-entropy; ``paper``: ngf 64, batch 1, 100 epochs, lr 1e-4,
+#: L1 (the paper's settings); ``tiny``: a smoke test.
 PRESETS = {
     "default": Pix2PixRecipe(),
-    "paper": Pix2PixRecipe(ngf=64, ndf=64, batch=1, epochs=100, lr=1e-4),
+    "paper": Pix2PixRecipe(ngf=64, ndf=64, batch=1, epochs=100, lr=1e-4, loss="l1"),
     "tiny": Pix2PixRecipe(ngf=4, ndf=4, epochs=1, batch=2, crops_per_image=1, val_crops=4),
 }
 
@@ -495,8 +516,8 @@ def _sample_grid(gen, x, y, png: Path, *, bf16: bool) -> Path:
     return write_image(png, grid)
 
 
-def _validate(gen, x, y, *, bf16: bool, top: float) -> dict:
-    """Validation L1 and mean fidelity of the generator on the fixed crops."""
+def _validate(gen, x, y, *, bf16: bool, top: float, loss: str = "l1") -> dict:
+    """Validation loss (the recipe's), L1 and mean fidelity of the generator on the fixed crops."""
     import torch
 
     gen.eval()
@@ -508,7 +529,8 @@ def _validate(gen, x, y, *, bf16: bool, top: float) -> dict:
     l1 = float(torch.nn.functional.l1_loss(pred, y))
     fid = _mean_fidelity([heatmap_fidelity(pred[k, 0].numpy(), y[k, 0].numpy(), top=top)
                           for k in range(len(x))])
-    return {"l1": l1, "correlation": fid["correlation"], "top_iou": fid["top_iou"], "box_f1": fid["box_f1"]}
+    return {"loss": float(_recon_loss(loss, pred.clamp(0, 1), y)), "l1": l1, "correlation": fid["correlation"],
+            "top_iou": fid["top_iou"], "box_f1": fid["box_f1"]}
 
 
 def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["default"], resume: bool = False,
@@ -525,7 +547,7 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
         without a cached heatmap are reported through ``on_error`` and left out.
     out : path
         Run folder: ``last.pt`` (every epoch, for ``resume``), ``best.pt``
-        (lowest validation L1), ``history.json``, ``history.png`` and
+        (lowest validation loss, the recipe's), ``history.json``, ``history.png`` and
         ``samples/epoch_NNN.png`` (input | teacher | prediction of fixed
         validation crops).
     recipe : Pix2PixRecipe
@@ -558,13 +580,19 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
     state = None
     if resume:
         state = load_checkpoint(out / "last.pt")
-        recipe, seed = Pix2PixRecipe(**state["recipe"]), state["seed"]
+        # Checkpoints from before the loss was a choice were trained with L1.
+        recipe, seed = Pix2PixRecipe(**{"loss": "l1", **state["recipe"]}), state["seed"]
     train_s, val_s = train_val_samples(data)
     cache = Path(teacher_cache)
     _, train_img, train_heat = _load_pairs(train_s, cache, on_error)
     _, val_img, val_heat = _load_pairs(val_s, cache, on_error)
     if not train_img or not val_img:
         raise ValueError(f"{cache}: no teacher heatmaps for the {'train' if not train_img else 'val'} images")
+    if recipe.blur > 0:  # XRAI's hard segment and patch edges are not in the image: a student cannot learn them
+        import cv2
+
+        train_heat = [cv2.GaussianBlur(h, (0, 0), recipe.blur) for h in train_heat]
+        val_heat = [cv2.GaussianBlur(h, (0, 0), recipe.blur) for h in val_heat]
     log.info("%d train and %d val tiles with teacher heatmaps", len(train_img), len(val_img))
     vx, vy = _fixed_crops(val_img, val_heat, size=recipe.size, n=recipe.val_crops, seed=10_000 + seed)
     # The sample grid shows the crops with the most teacher heat (an empty sky says little).
@@ -577,16 +605,16 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
         gen, disc = gen.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
     opt_g = torch.optim.Adam(gen.parameters(), lr=recipe.lr, betas=(recipe.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=recipe.lr, betas=(recipe.beta1, 0.999))
-    history, start, best_l1 = [], 0, float("inf")
+    history, start, best_loss = [], 0, float("inf")
     if state is not None:
         gen.load_state_dict(state["generator"])
         disc.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
-        history, start, best_l1 = state["history"], state["epoch"] + 1, state["best_l1"]
+        history, start = state["history"], state["epoch"] + 1
+        best_loss = state.get("best_loss", state.get("best_l1"))  # "best_l1": checkpoints before loss choice
         torch.set_rng_state(state["torch_rng"])
     bce = torch.nn.BCEWithLogitsLoss()
-    l1 = torch.nn.L1Loss()
     fmt = torch.channels_last if recipe.bf16 else torch.contiguous_format
     for epoch in range(start, recipe.epochs):
         t0 = time.time()
@@ -597,7 +625,7 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
                                              drop_last=len(ds) > recipe.batch)
         gen.train()
         disc.train()
-        sums = {"g_adv": 0.0, "g_l1": 0.0, "d": 0.0}
+        sums = {"g_adv": 0.0, "g_rec": 0.0, "d": 0.0}
         count = 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
         for x, y in bar:
@@ -612,36 +640,37 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-            # Generator: fool the discriminator, and stay close to the teacher (L1, weighted lambda).
+            # Generator: fool the discriminator, and stay close to the teacher (the recipe's loss, weighted lambda).
             with cpu_autocast(recipe.bf16):
                 d_fake = disc(x, fake)
             loss_adv = bce(d_fake.float(), torch.ones_like(d_fake, dtype=torch.float32))
-            loss_l1 = l1(fake.float(), y)
-            loss_g = loss_adv + recipe.lambda_l1 * loss_l1
+            loss_rec = _recon_loss(recipe.loss, fake.float(), y)
+            loss_g = loss_adv + recipe.lambda_l1 * loss_rec
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             n = len(x)
             sums["g_adv"] += float(loss_adv.detach()) * n
-            sums["g_l1"] += float(loss_l1.detach()) * n
+            sums["g_rec"] += float(loss_rec.detach()) * n
             sums["d"] += float(loss_d.detach()) * n
             count += n
-            bar.set_postfix(l1=f"{sums['g_l1'] / count:.4f}", d=f"{sums['d'] / count:.3f}")
-        val = _validate(gen, vx, vy, bf16=recipe.bf16, top=top)
+            bar.set_postfix({recipe.loss: f"{sums['g_rec'] / count:.4f}", "d": f"{sums['d'] / count:.3f}"})
+        val = _validate(gen, vx, vy, bf16=recipe.bf16, top=top, loss=recipe.loss)
         row = {"epoch": epoch + 1, **{f"train_{k}": v / max(count, 1) for k, v in sums.items()},
                "train_crops": count, "seconds": round(time.time() - t0, 1), **{f"val_{k}": v for k, v in val.items()}}
         history.append(row)
-        log.info("epoch %d/%d: L1 %.4f adv %.3f D %.3f | val L1 %.4f corr %.3f top-IoU %.3f box F1 %.3f, %.0f s",
-                 epoch + 1, recipe.epochs, row["train_g_l1"], row["train_g_adv"], row["train_d"], val["l1"],
+        log.info("epoch %d/%d: %s %.4f adv %.3f D %.3f | val %s %.4f corr %.3f top-IoU %.3f box F1 %.3f, %.0f s",
+                 epoch + 1, recipe.epochs, recipe.loss, row["train_g_rec"], row["train_g_adv"], row["train_d"],
+                 recipe.loss, val["loss"],
                  val["correlation"], val["top_iou"], val["box_f1"], row["seconds"])
         _sample_grid(gen, vx[show], vy[show], out / "samples" / f"epoch_{epoch + 1:03d}.png", bf16=recipe.bf16)
         ckpt = {"generator": gen.state_dict(), "discriminator": disc.state_dict(), "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(), "epoch": epoch, "history": history, "recipe": asdict(recipe),
-                "seed": seed, "best_l1": min(best_l1, val["l1"]), "torch_rng": torch.get_rng_state(),
+                "seed": seed, "best_loss": min(best_loss, val["loss"]), "torch_rng": torch.get_rng_state(),
                 "teacher_cache": str(cache)}
         save_checkpoint(ckpt, out / "last.pt")
-        if val["l1"] < best_l1:
-            best_l1 = val["l1"]
+        if val["loss"] < best_loss:
+            best_loss = val["loss"]
             save_checkpoint(ckpt, out / "best.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
     if history:
@@ -649,8 +678,15 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
     return out / "best.pt"
 
 
+def _rec(row: dict, prefix: str) -> float:
+    """A history row's reconstruction loss (``<prefix>_rec``/``val_loss``; ``*_l1`` in runs made before the loss
+    became a choice)."""
+    keys = ("train_g_rec", "train_g_l1") if prefix == "train_g" else ("val_loss", "val_l1")
+    return next(row[k] for k in keys if k in row)
+
+
 def plot_history(history, png) -> Path:
-    """Generator and discriminator losses, and validation L1 / correlation / top-IoU, per epoch."""
+    """Generator and discriminator losses, and validation loss / correlation / top-IoU, per epoch."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -658,9 +694,9 @@ def plot_history(history, png) -> Path:
 
     ep = [r["epoch"] for r in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-    a.plot(ep, [r["train_g_l1"] for r in history], label="generator L1")
-    a.plot(ep, [r["val_l1"] for r in history], label="validation L1")
-    a.set_xlabel("epoch"), a.set_ylabel("L1"), a.legend(fontsize=8, loc="upper left")
+    a.plot(ep, [_rec(r, "train_g") for r in history], label="generator reconstruction")
+    a.plot(ep, [_rec(r, "val") for r in history], label="validation reconstruction")
+    a.set_xlabel("epoch"), a.set_ylabel("reconstruction loss"), a.legend(fontsize=8, loc="upper left")
     a2 = a.twinx()
     a2.plot(ep, [r["train_g_adv"] for r in history], "C2--", label="generator adversarial")
     a2.plot(ep, [r["train_d"] for r in history], "C3--", label="discriminator")
@@ -719,11 +755,15 @@ def export_generator(checkpoint, dst, *, opset: int = 17) -> Path:
 
 #: Heatmap thresholds tried by :func:`pick_threshold`.
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.951, 0.05))
+#: Closing radii tried by ``dsodetect train pix2pix`` beside the teacher's: a student's heatmap is smoother than its
+#: teacher's, so the radius that joins the teacher's fragments need not suit it.
+CLOSES = (0, 16, 32, 48)
 
 
 def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=None, thresholds=THRESHOLDS,
-                   min_area: int = 16, top: float = 0.1, close: int = 0) -> dict:
-    """Best-F1 heatmap threshold of an exported generator on a held-out split (never on real-dev).
+                   min_area: int = 16, top: float = 0.1, close=0) -> dict:
+    """Best-F1 heatmap threshold (and closing radius) of an exported generator on a held-out split (never on
+    real-dev).
 
     Runs the model as ``--method pix2pix`` does (ONNX Runtime, the whole
     pipeline) once per image, then for each threshold boxes
@@ -749,14 +789,16 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
         Smallest region kept, pixels.
     top : float
         Top fraction for the fidelity IoU.
-    close : int
-        The closing radius of the box stage (the teacher's).
+    close : int or sequence of int
+        The closing radius of the box stage (the teacher's), or several
+        tried with every threshold (the best pair wins).
 
     Returns
     -------
     dict
-        ``threshold``, ``images``, ``P``, ``R``, ``F1``, ``mAP50`` at it,
-        ``f1_by_threshold``, ``seconds_per_image`` (the generator, all
+        ``threshold``, ``close``, ``images``, ``P``, ``R``, ``F1``, ``mAP50`` at
+        them, ``f1_by_threshold`` (at that ``close``), ``f1_by_close`` (the
+        best over thresholds), ``seconds_per_image`` (the generator, all
         patches), and with ``teacher_cache`` ``fidelity`` and
         ``teacher_seconds_per_image``.
 
@@ -777,7 +819,8 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     cfg = yaml.safe_load(Path(data_yaml).read_text())
     root = Path(cfg.get("path", Path(data_yaml).parent))
     images = sorted(iter_image_paths([root / cfg[split]]))
-    det = Pix2PixDetector(str(onnx_path), threshold=thresholds[0], min_area=min_area, close=close)
+    closes = tuple(int(c) for c in np.atleast_1d(close))
+    det = Pix2PixDetector(str(onnx_path), threshold=thresholds[0], min_area=min_area, close=closes[0])
     # The heatmap is made once per image and boxed at every threshold (the generator is the cost).
     raw, memo = det.heatmap, {}
 
@@ -789,42 +832,43 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
 
     det.heatmap = heatmap
     cache = Path(teacher_cache) if teacher_cache is not None else None
-    pred = {t: {} for t in thresholds}
-    fidelity = {t: [] for t in thresholds}
+    grid = [(c, t) for c in closes for t in thresholds]
+    pred = {k: {} for k in grid}
+    pairs = []  # (image, student heatmap, teacher heatmap): fidelity is scored once the box stage is chosen
     truth, seconds = {}, []
     for p in images:
         img = read_image(p)
         h, w = img.shape
         memo.clear()
-        for t in thresholds:
-            det.threshold = t
+        for k in grid:
+            det.close, det.threshold = k
             t0 = time.perf_counter()
             res = process(img, det)
-            if t == thresholds[0]:
+            if k == grid[0]:
                 seconds.append(time.perf_counter() - t0)
-            pred[t][p.stem] = res.detections
-            npy = cache / f"{p.stem}.npy" if cache is not None else None
-            if npy is not None and npy.is_file():
-                if t == thresholds[0]:
-                    t_heat = np.load(npy).astype(np.float32)
-                    heat = res.products["heatmap"].data
-                    if heat.shape != t_heat.shape:
-                        heat = cv2.resize(heat, (t_heat.shape[1], t_heat.shape[0]), interpolation=cv2.INTER_LINEAR)
-                # Box agreement depends on the threshold; the rest is the same at every one.
-                fidelity[t].append(heatmap_fidelity(heat, t_heat, top=top, image=img, threshold=t,
-                                                    min_area=min_area, close=close))
+            pred[k][p.stem] = res.detections
+        npy = cache / f"{p.stem}.npy" if cache is not None else None
+        if npy is not None and npy.is_file():
+            t_heat = np.load(npy).astype(np.float32)
+            heat = res.products["heatmap"].data
+            if heat.shape != t_heat.shape:
+                heat = cv2.resize(heat, (t_heat.shape[1], t_heat.shape[0]), interpolation=cv2.INTER_LINEAR)
+            pairs.append((img, heat, t_heat))
         lab = root / "labels" / Path(cfg[split]).name / f"{p.stem}.txt"
         truth[p.stem] = read_labels(lab, w, h) if lab.is_file() else []
-    by_t = {t: evaluate(pred[t], truth, iou=0.5) for t in thresholds}
-    # Ties (e.g. no box right at all) go to the threshold nearest the detector's default.
-    best = max(thresholds, key=lambda t: (by_t[t]["f1"], -abs(t - DEFAULT_THRESHOLD)))
-    at = by_t[best]
-    out = {"threshold": float(best), "images": len(images), "P": round(at["precision"], 4),
+    by_k = {k: evaluate(pred[k], truth, iou=0.5) for k in grid}
+    # Ties (e.g. no box right at all) go to the threshold nearest the detector's default, then the first closing.
+    best = max(grid, key=lambda k: (by_k[k]["f1"], -abs(k[1] - DEFAULT_THRESHOLD), -closes.index(k[0])))
+    at = by_k[best]
+    out = {"threshold": float(best[1]), "close": best[0], "images": len(images), "P": round(at["precision"], 4),
            "R": round(at["recall"], 4), "F1": round(at["f1"], 4), "mAP50": round(float(at["map50"]), 4),
-           "f1_by_threshold": {str(t): round(by_t[t]["f1"], 4) for t in thresholds},
+           "f1_by_threshold": {str(t): round(by_k[best[0], t]["f1"], 4) for t in thresholds},
+           "f1_by_close": {str(c): round(max(by_k[c, t]["f1"] for t in thresholds), 4) for c in closes},
            "seconds_per_image": round(float(np.mean(seconds)), 4) if seconds else None}
     if cache is not None:
-        out["fidelity"] = dict(_mean_fidelity(fidelity[best]), images=len(fidelity[best]), top=top)
+        rows = [heatmap_fidelity(heat, t_heat, top=top, image=img, threshold=best[1], min_area=min_area,
+                                 close=best[0]) for img, heat, t_heat in pairs]
+        out["fidelity"] = dict(_mean_fidelity(rows), images=len(rows), top=top)
         mpath = cache / MANIFEST
         if mpath.is_file():
             out["teacher_seconds_per_image"] = json.loads(mpath.read_text()).get("seconds_per_image")
@@ -857,7 +901,8 @@ def pix2pix_card(name: str, file: str, checkpoint, *, data: str, teacher: dict, 
     -------
     ModelCard
         Method ``pix2pix``; ``extra`` holds ``size`` (256), ``threshold``,
-        ``close`` (the teacher's box stage) and ``teacher``; the data licence is DeepSpaceYoloDataset's, inherited.
+        ``close`` (chosen with the threshold, else the teacher's) and
+        ``teacher``; the data licence is DeepSpaceYoloDataset's, inherited.
     """
     import torch
 
@@ -866,7 +911,10 @@ def pix2pix_card(name: str, file: str, checkpoint, *, data: str, teacher: dict, 
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     recipe, history = state["recipe"], state["history"]
-    best = min(history, key=lambda r: r["val_l1"]) if history else {}
+    last = Path(checkpoint).with_name("last.pt")
+    if last.is_file() and last != Path(checkpoint):  # best.pt's history ends at the best epoch, not the run's last
+        history = torch.load(last, map_location="cpu", weights_only=False)["history"]
+    best = min(history, key=lambda r: _rec(r, "val")) if history else {}
     thr = float(val["threshold"]) if val else float(threshold if threshold is not None else DEFAULT_THRESHOLD)
     model = teacher.get("model") or "?"
     scores = {"val_crops_vs_teacher": {k[4:]: round(v, 4) for k, v in best.items() if k.startswith("val_")}}
@@ -880,8 +928,9 @@ def pix2pix_card(name: str, file: str, checkpoint, *, data: str, teacher: dict, 
               "teacher's heatmaps"),
         data_licence=DATA_LICENCE,
         training=(f"dsodetect train pix2pix --data {data} --teacher {model} --ngf {recipe['ngf']} "
-                  f"--epochs {recipe['epochs']}"),
+                  f"--epochs {recipe['epochs']} --loss {recipe.get('loss', 'l1')} --blur {recipe.get('blur', 0.0)}"),
         recipe=dict(recipe, epochs_done=len(history), best_epoch=best.get("epoch")),
         scores=scores, wall_time=wall_time, created=time.strftime("%Y-%m-%d"),
         extra={"size": recipe["size"], "threshold": thr, "teacher": teacher, "ngf": recipe["ngf"],
-               "close": int(teacher.get("options", {}).get("close") or 0)})
+               "close": int(val["close"] if val and "close" in val
+                            else teacher.get("options", {}).get("close") or 0)})

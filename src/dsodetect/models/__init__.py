@@ -28,8 +28,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["onnx_session", "onnx_input", "ModelCard", "ModelNotFound", "ModelChecksumError", "find_model", "load_card", "model_path",
-           "list_models", "install_model", "file_sha256", "model_dirs", "user_model_dir", "DATA_LICENCE"]
+__all__ = ["onnx_session", "onnx_input", "ModelCard", "ModelNotFound", "ModelChecksumError", "find_model", "load_card",
+           "model_path", "list_models", "install_model", "file_sha256", "model_dirs", "user_model_dir", "DATA_LICENCE"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -28,11 +28,16 @@ def _machine() -> str:
 
 
 def _recipe(presets: dict, preset: str, **changes):
-    """The named preset with the options given on the command line; exit 2 naming the presets if unknown."""
+    """The named preset with the options given on the command line; exit 2 with one line if the preset is
+    unknown or the recipe refuses an option (e.g. an unknown loss)."""
     if preset not in presets:
         _err(f"error: unknown preset {preset!r}; choose from {', '.join(presets)}")
         raise typer.Exit(2)
-    return presets[preset].with_(**changes)
+    try:
+        return presets[preset].with_(**changes)
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
 
 
 def _run_split(data: Path, runs: Path, name: str, *, resume: bool, val_fraction: float, seed: int,
@@ -282,11 +287,7 @@ def pix2pix(
                           pix2pix_card, train_pix2pix)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        recipe = _recipe(PRESETS, preset, epochs=epochs, ngf=ngf, batch=batch, bf16=bf16, loss=loss, blur=blur)
-    except ValueError as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(2)
+    recipe = _recipe(PRESETS, preset, epochs=epochs, ngf=ngf, batch=batch, bf16=bf16, loss=loss, blur=blur)
     run = runs / name
     cache = teacher_cache or runs / f"{name}-teacher"
     on_error = lambda p, m: _err(m if str(p) in m else f"{p}: {m}")  # noqa: E731
@@ -330,9 +331,8 @@ def pix2pix(
     val = pick_threshold(onnx, yaml_path, teacher_cache=cache,
                          close=(t_close, *(c for c in CLOSES if c != t_close)))
     typer.echo(f"validation (held-out source ids): heatmap threshold {val['threshold']}, closing {val['close']} px: "
-               f"P {val['P']:.3f} "
-               f"R {val['R']:.3f} F1 {val['F1']:.3f} on {val['images']} images; fidelity to the teacher "
-               f"{json.dumps(val.get('fidelity', {}))}")
+               f"P {val['P']:.3f} R {val['R']:.3f} F1 {val['F1']:.3f} on {val['images']} images; "
+               f"fidelity to the teacher {json.dumps(val.get('fidelity', {}))}")
     teacher_s = manifest.get("seconds_per_image")
     card = pix2pix_card(model_name, onnx.name, best, data=str(data), teacher=teacher_desc, val=val,
                         wall_time=f"{wall / 60:.1f} min on {_machine()}"

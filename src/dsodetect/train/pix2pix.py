@@ -516,7 +516,7 @@ def _sample_grid(gen, x, y, png: Path, *, bf16: bool) -> Path:
     return write_image(png, grid)
 
 
-def _validate(gen, x, y, *, bf16: bool, top: float, loss: str = "l1") -> dict:
+def _validate(gen, x, y, *, bf16: bool, top: float, loss: str) -> dict:
     """Validation loss (the recipe's), L1 and mean fidelity of the generator on the fixed crops."""
     import torch
 

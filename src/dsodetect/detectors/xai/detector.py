@@ -89,8 +89,8 @@ class XaiDetector:
     )
 
     def __init__(self, model: str = MODEL_NAME, presence: float | None = None, top: float | None = None,
-                 conf: float | None = None, close: int | None = None, steps: int = 16, baseline: str = "sky", threads: int | None = None,
-                 cache: dict | None = None):
+                 conf: float | None = None, close: int | None = None, steps: int = 16, baseline: str = "sky",
+                 threads: int | None = None, cache: dict | None = None):
         from ...models import load_card, model_path, onnx_session
 
         if baseline not in BASELINES:

@@ -138,7 +138,14 @@ def test_train_export_and_detect_end_to_end(tmp_path, monkeypatch):
     # The closing radius is chosen with the threshold (the teacher's first, so it wins ties), and the card keeps it.
     val = card["scores"]["val_source_ids"]
     assert list(val["f1_by_close"]) == ["0", "16", "32", "48"] and card["extra"]["close"] == val["close"]
-    assert val["F1"] == max(val["f1_by_close"].values())
+    assert val["F1"] == max(val["f1_by_close"].values()) == max(val["f1_by_trim"].values())
+    # So is the box trim, and the detector reads both from the card (every box kept: no score cut is chosen).
+    assert list(val["f1_by_trim"]) == ["0.0", "0.005", "0.01", "0.02"] and card["extra"]["trim"] == val["trim"]
+    from dsodetect.detectors.pix2pix import Pix2PixDetector
+
+    det = Pix2PixDetector("p2p-test")
+    assert (det.close, det.trim, det.conf) == (val["close"], val["trim"], 0.0)
+    assert Pix2PixDetector("p2p-test", conf=0.3).conf == 0.3
 
     # The ONNX generator computes what the torch one does.
     onnx = run / "p2p-test.onnx"
@@ -203,7 +210,22 @@ def test_train_resumes_from_last_checkpoint(tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [r["epoch"] for r in history] == [1, 2]
     assert all(np.isfinite(r["val_loss"]) and r["train_g_rec"] > 0 for r in history)
-    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["recipe"]["loss"] == "bce"
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["recipe"]["loss"] == "bce"
+    # The second of two epochs is the decaying half: both optimizers ran it at half the rate.
+    lr = state["recipe"]["lr"]
+    assert [g["lr"] for o in ("opt_g", "opt_d") for g in state[o]["param_groups"]] == [lr / 2, lr / 2]
+
+
+def test_learning_rate_is_constant_then_falls_linearly():
+    from dsodetect.train.pix2pix import Pix2PixRecipe
+
+    r = Pix2PixRecipe(epochs=10, lr=1.0)
+    assert [round(r.lr_at(e), 3) for e in range(10)] == [1, 1, 1, 1, 1, 0.833, 0.667, 0.5, 0.333, 0.167]
+    assert {r.with_(decay=0.0).lr_at(e) for e in range(10)} == {1.0}
+    assert r.with_(decay=1.0).lr_at(0) < 1.0
+    with pytest.raises(ValueError, match="share of the epochs"):
+        Pix2PixRecipe(decay=1.5)
 
 
 def test_reconstruction_losses_learn_the_median_or_the_mean():

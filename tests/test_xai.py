@@ -48,6 +48,35 @@ def test_close_joins_the_fragments_of_one_object():
     assert d.score == pytest.approx(0.6), "scored on the heatmap's own pixels, not the bridge"
 
 
+@pytest.mark.parametrize("radius", [3, 20, 48])
+def test_closing_joins_gaps_narrower_than_its_disk_and_keeps_the_image_edge(radius):
+    # Blocks tall against the disk (a short fragment lets the disk pass round it) and far from the top and bottom.
+    h = np.zeros((420, 400), np.float32)
+    rows = slice(110, 310)
+    h[rows, :40] = 0.5  # touches the left edge: the closing must not erode it there
+    h[rows, 40 + 2 * radius - 2:200] = 0.5  # a gap just narrower than the disk: joined
+    h[rows, 200 + 2 * radius + 3:] = 0.5  # a gap just wider: apart; touches the right edge
+    dets = heatmap_boxes(h, threshold=0.1, close=radius)
+    assert sorted((d.x0, d.y0, d.x1, d.y1) for d in dets) == [(0, 110, 200, 310), (200 + 2 * radius + 3, 110, 400, 310)]
+
+
+def test_trim_keeps_a_faint_joined_fragment_from_stretching_the_box():
+    h = np.zeros((60, 100), np.float32)
+    h[10:30, 10:30] = 0.9  # the object
+    h[18:22, 36:40] = 0.1  # a faint segment 6 px away, joined by the closing: 0.4 % of the heat
+    (full,) = heatmap_boxes(h, threshold=0.05, close=4)
+    (trimmed,) = heatmap_boxes(h, threshold=0.05, close=4, trim=0.01)
+    assert (full.x0, full.x1) == (10, 40)
+    assert (trimmed.x0, trimmed.y0, trimmed.x1, trimmed.y1) == (10, 10, 30, 30)
+    assert trimmed.score == full.score, "trim moves the box, not the region's score"
+    # Half the mass of a uniform region from each side: the central pixels only, never an empty box.
+    (mid,) = heatmap_boxes(h[:, :32], threshold=0.05, trim=0.49)
+    assert 0 < mid.x1 - mid.x0 <= 2 and 0 < mid.y1 - mid.y0 <= 2
+    for bad in (-0.1, 0.5):
+        with pytest.raises(ValueError, match="0 <= trim < 0.5"):
+            heatmap_boxes(h, threshold=0.05, trim=bad)
+
+
 def test_patch_heatmap_stitches_patches_by_maximum():
     from dsodetect.postprocess import patch_heatmap
 
@@ -237,6 +266,19 @@ def test_xai_says_what_is_missing_without_the_training_extra(monkeypatch):
     assert "xai" not in detectors.available_methods()
     with pytest.raises(detectors.MethodUnavailable, match="saliency"):
         detectors.get_detector("xai")
+
+
+def test_tune_xai_chooses_presence_top_close_trim_and_score_on_the_val_split(trained):
+    from dsodetect.train.classifier import tune_xai
+
+    cache = {}
+    found = tune_xai(trained / "models" / "xai-test.onnx", trained / "runs" / "c" / "data.yaml", tops=(0.3,),
+                     presences=(0.0, 0.5), closes=(0, 8), trims=(0.0, 0.01), steps=2, cache=cache, progress=False)
+    assert len(found["grid"]) == 8 and "presence=0.0,top=0.3,close=8,trim=0.01" in found["grid"]
+    assert found["F1"] == max(found["grid"].values())
+    assert found["trim"] in (0.0, 0.01) and found["close"] in (0, 8) and found["images"] > 0
+    # XRAI once per patch: presence 0 explains every patch, presence 0.5 a subset of the same patches.
+    assert found["patches_explained"] == len(cache) > 0
 
 
 def test_cli_resume_finds_the_run_split(trained):

@@ -238,7 +238,7 @@ def classifier(
 
         found = tune_xai(onnx, yaml_path)
         typer.echo(f"xai on validation tiles: {json.dumps(found)}")
-        extra = {k: found[k] for k in ("presence", "top", "close", "min_score", "steps", "baseline")}
+        extra = {k: found[k] for k in ("presence", "top", "close", "trim", "min_score", "steps", "baseline")}
         boxes = found
     card = classifier_card(model_name, onnx.name, best, data=str(data),
                            wall_time=f"{wall / 60:.1f} min on {_machine()}", extra=extra, val_boxes=boxes)
@@ -283,6 +283,7 @@ def pix2pix(
     _need("albumentations")
     from ..dataset.yolo import find_samples
     from ..io import file_stem
+    from ..postprocess.heatmap import TRIMS
     from .pix2pix import (CLOSES, MANIFEST, PRESETS, export_generator, make_teacher_cache, pick_threshold,
                           pix2pix_card, train_pix2pix)
 
@@ -329,8 +330,9 @@ def pix2pix(
 
     t_close = int(teacher_desc.get("options", {}).get("close") or 0)
     val = pick_threshold(onnx, yaml_path, teacher_cache=cache,
-                         close=(t_close, *(c for c in CLOSES if c != t_close)))
-    typer.echo(f"validation (held-out source ids): heatmap threshold {val['threshold']}, closing {val['close']} px: "
+                         close=(t_close, *(c for c in CLOSES if c != t_close)), trim=TRIMS)
+    typer.echo(f"validation (held-out source ids): heatmap threshold {val['threshold']}, closing {val['close']} px, "
+               f"trim {val['trim']}: "
                f"P {val['P']:.3f} R {val['R']:.3f} F1 {val['F1']:.3f} on {val['images']} images; "
                f"fidelity to the teacher {json.dumps(val.get('fidelity', {}))}")
     teacher_s = manifest.get("seconds_per_image")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..postprocess.heatmap import TRIMS
 from .checkpoints import cpu_autocast, load_checkpoint, save_checkpoint
 from .data import train_val_samples
 
@@ -54,6 +55,8 @@ class Pix2PixRecipe:
     batch: int = 4
     lr: float = 2e-4             # Adam, both networks (Isola et al.)
     beta1: float = 0.5
+    decay: float = 0.5           # share of the epochs, at the end, over which lr falls linearly towards 0 (Isola et
+                                 # al.: 100 epochs constant, 100 decaying); a constant lr leaves the GAN swinging
     lambda_l1: float = 100.0     # weight of the reconstruction loss against the adversarial one (Isola et al.)
     loss: str = "bce"            # reconstruction loss: "bce" (per-pixel cross-entropy, the heatmap as a soft
                                  # target: learns the conditional mean) or "l1" (Isola et al.: the median, which
@@ -66,6 +69,14 @@ class Pix2PixRecipe:
     def __post_init__(self):
         if self.loss not in RECON_LOSSES:
             raise ValueError(f"unknown pix2pix loss {self.loss!r}; choose from {', '.join(RECON_LOSSES)}")
+        if not 0.0 <= self.decay <= 1.0:
+            raise ValueError(f"pix2pix decay must be a share of the epochs in [0, 1], not {self.decay}")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 0-based ``epoch``: constant, then a linear fall over the last ``decay`` share."""
+        n_decay = round(self.epochs * self.decay)
+        past = epoch - (self.epochs - n_decay)
+        return self.lr * (1.0 - max(0, past + 1) / (n_decay + 1))
 
     def with_(self, **changes) -> "Pix2PixRecipe":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -407,7 +418,7 @@ def _top_mask(h: np.ndarray, top: float) -> np.ndarray:
 
 
 def heatmap_fidelity(pred, teacher, *, top: float = 0.1, image=None, threshold: float = 0.3,
-                     min_area: int = 16, close: int = 0) -> dict:
+                     min_area: int = 16, close: int = 0, trim: float = 0.0) -> dict:
     """How closely a predicted heatmap reproduces the teacher's.
 
     Parameters
@@ -422,7 +433,7 @@ def heatmap_fidelity(pred, teacher, *, top: float = 0.1, image=None, threshold: 
         What the overlays are drawn on (:func:`dsodetect.outputs.heatmap_overlay`,
         as the annotated PNG shows them); default a black frame, so the PSNR
         compares the rendered colour maps alone.
-    threshold, min_area, close : float, int, int
+    threshold, min_area, close, trim : float, int, int, float
         Box extraction (:func:`dsodetect.postprocess.heatmap_boxes`) on both maps.
 
     Returns
@@ -469,8 +480,8 @@ def heatmap_fidelity(pred, teacher, *, top: float = 0.1, image=None, threshold: 
     elif isinstance(image, np.ndarray):
         image = Image(image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0), stretched=True)
     psnr = float(cv2.PSNR(heatmap_overlay(image, p), heatmap_overlay(image, t)))
-    bp = heatmap_boxes(p, threshold=threshold, min_area=min_area, close=close)
-    bt = heatmap_boxes(t, threshold=threshold, min_area=min_area, close=close)
+    bp = heatmap_boxes(p, threshold=threshold, min_area=min_area, close=close, trim=trim)
+    bt = heatmap_boxes(t, threshold=threshold, min_area=min_area, close=close, trim=trim)
     m = match_image(boxes_array(bp), np.array([d.score for d in bp]), boxes_array(bt), 0.5)
     prec, rec, f1 = prf(*m.counts())
     if not bp and not bt:
@@ -581,7 +592,7 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
     if resume:
         state = load_checkpoint(out / "last.pt")
         # Checkpoints from before the loss was a choice were trained with L1.
-        recipe, seed = Pix2PixRecipe(**{"loss": "l1", **state["recipe"]}), state["seed"]
+        recipe, seed = Pix2PixRecipe(**{"loss": "l1", "decay": 0.0, **state["recipe"]}), state["seed"]
     train_s, val_s = train_val_samples(data)
     cache = Path(teacher_cache)
     _, train_img, train_heat = _load_pairs(train_s, cache, on_error)
@@ -618,6 +629,8 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
     fmt = torch.channels_last if recipe.bf16 else torch.contiguous_format
     for epoch in range(start, recipe.epochs):
         t0 = time.time()
+        for group in (*opt_g.param_groups, *opt_d.param_groups):
+            group["lr"] = recipe.lr_at(epoch)
         ep_seed = seed * 1000 + epoch  # each epoch its own crops: a resumed run draws the same ones
         ds = _Pairs(train_img, train_heat, size=recipe.size, per_image=recipe.crops_per_image, seed=ep_seed)
         loader = torch.utils.data.DataLoader(ds, batch_size=recipe.batch, shuffle=True,
@@ -761,9 +774,9 @@ CLOSES = (0, 16, 32, 48)
 
 
 def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=None, thresholds=THRESHOLDS,
-                   min_area: int = 16, top: float = 0.1, close=0) -> dict:
-    """Best-F1 heatmap threshold (and closing radius) of an exported generator on a held-out split (never on
-    real-dev).
+                   min_area: int = 16, top: float = 0.1, close=0, trim=0.0) -> dict:
+    """Best-F1 box stage of an exported generator on a held-out split (never on real-dev): heatmap threshold,
+    closing radius and box trim, every box kept.
 
     Runs the model as ``--method pix2pix`` does (ONNX Runtime, the whole
     pipeline) once per image, then for each threshold boxes
@@ -792,13 +805,20 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     close : int or sequence of int
         The closing radius of the box stage (the teacher's), or several
         tried with every threshold (the best pair wins).
+    trim : float or sequence of float
+        The box trim (:func:`~dsodetect.postprocess.heatmap_boxes`), or
+        several tried with every threshold and closing.
+
+    No box-score cut is chosen (``conf`` of the detector stays 0): on the
+    held-out ids one raised F1 from 0.30 to 0.45, and on real-dev it gained
+    nothing on tiles and lost a fifth of the F1 on mosaics (docs/pix2pix.md).
 
     Returns
     -------
     dict
-        ``threshold``, ``close``, ``images``, ``P``, ``R``, ``F1``, ``mAP50`` at
-        them, ``f1_by_threshold`` (at that ``close``), ``f1_by_close`` (the
-        best over thresholds), ``seconds_per_image`` (the generator, all
+        ``threshold``, ``close``, ``trim``, ``images``, ``P``, ``R``, ``F1``,
+        ``mAP50`` at them, ``f1_by_threshold`` (at that ``close`` and
+        ``trim``), ``f1_by_close`` and ``f1_by_trim`` (the best over the rest), ``seconds_per_image`` (the generator, all
         patches), and with ``teacher_cache`` ``fidelity`` and
         ``teacher_seconds_per_image``.
 
@@ -820,7 +840,9 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     root = Path(cfg.get("path", Path(data_yaml).parent))
     images = sorted(iter_image_paths([root / cfg[split]]))
     closes = tuple(int(c) for c in np.atleast_1d(close))
-    det = Pix2PixDetector(str(onnx_path), threshold=thresholds[0], min_area=min_area, close=closes[0])
+    trims = tuple(float(r) for r in np.atleast_1d(trim))
+    det = Pix2PixDetector(str(onnx_path), threshold=thresholds[0], min_area=min_area, close=closes[0],
+                          trim=trims[0], conf=0.0)  # every box: the score cut is chosen here
     # The heatmap is made once per image and boxed at every threshold (the generator is the cost).
     raw, memo = det.heatmap, {}
 
@@ -832,7 +854,7 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
 
     det.heatmap = heatmap
     cache = Path(teacher_cache) if teacher_cache is not None else None
-    grid = [(c, t) for c in closes for t in thresholds]
+    grid = [(c, r, t) for c in closes for r in trims for t in thresholds]
     pred = {k: {} for k in grid}
     pairs = []  # (image, student heatmap, teacher heatmap): fidelity is scored once the box stage is chosen
     truth, seconds = {}, []
@@ -841,7 +863,7 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
         h, w = img.shape
         memo.clear()
         for k in grid:
-            det.close, det.threshold = k
+            det.close, det.trim, det.threshold = k
             t0 = time.perf_counter()
             res = process(img, det)
             if k == grid[0]:
@@ -857,17 +879,24 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
         lab = root / "labels" / Path(cfg[split]).name / f"{p.stem}.txt"
         truth[p.stem] = read_labels(lab, w, h) if lab.is_file() else []
     by_k = {k: evaluate(pred[k], truth, iou=0.5) for k in grid}
-    # Ties (e.g. no box right at all) go to the threshold nearest the detector's default, then the first closing.
-    best = max(grid, key=lambda k: (by_k[k]["f1"], -abs(k[1] - DEFAULT_THRESHOLD), -closes.index(k[0])))
+    # Ties (e.g. no box right at all) go to the threshold nearest the detector's default, then the first closing
+    # and trim.
+    best = max(grid, key=lambda k: (by_k[k]["f1"], -abs(k[2] - DEFAULT_THRESHOLD), -closes.index(k[0]),
+                                    -trims.index(k[1])))
     at = by_k[best]
-    out = {"threshold": float(best[1]), "close": best[0], "images": len(images), "P": round(at["precision"], 4),
-           "R": round(at["recall"], 4), "F1": round(at["f1"], 4), "mAP50": round(float(at["map50"]), 4),
-           "f1_by_threshold": {str(t): round(by_k[best[0], t]["f1"], 4) for t in thresholds},
-           "f1_by_close": {str(c): round(max(by_k[c, t]["f1"] for t in thresholds), 4) for c in closes},
+    b_close, b_trim, b_thr = best
+    out = {"threshold": float(b_thr), "close": b_close, "trim": b_trim, "images": len(images),
+           "P": round(at["precision"], 4), "R": round(at["recall"], 4), "F1": round(at["f1"], 4),
+           "mAP50": round(float(at["map50"]), 4),
+           "f1_by_threshold": {str(t): round(by_k[b_close, b_trim, t]["f1"], 4) for t in thresholds},
+           "f1_by_close": {str(c): round(max(by_k[c, r, t]["f1"] for r in trims for t in thresholds), 4)
+                           for c in closes},
+           "f1_by_trim": {str(r): round(max(by_k[c, r, t]["f1"] for c in closes for t in thresholds), 4)
+                          for r in trims},
            "seconds_per_image": round(float(np.mean(seconds)), 4) if seconds else None}
     if cache is not None:
-        rows = [heatmap_fidelity(heat, t_heat, top=top, image=img, threshold=best[1], min_area=min_area,
-                                 close=best[0]) for img, heat, t_heat in pairs]
+        rows = [heatmap_fidelity(heat, t_heat, top=top, image=img, threshold=b_thr, min_area=min_area,
+                                 close=b_close, trim=b_trim) for img, heat, t_heat in pairs]
         out["fidelity"] = dict(_mean_fidelity(rows), images=len(rows), top=top)
         mpath = cache / MANIFEST
         if mpath.is_file():
@@ -933,4 +962,5 @@ def pix2pix_card(name: str, file: str, checkpoint, *, data: str, teacher: dict, 
         scores=scores, wall_time=wall_time, created=time.strftime("%Y-%m-%d"),
         extra={"size": recipe["size"], "threshold": thr, "teacher": teacher, "ngf": recipe["ngf"],
                "close": int(val["close"] if val and "close" in val
-                            else teacher.get("options", {}).get("close") or 0)})
+                            else teacher.get("options", {}).get("close") or 0),
+               "trim": float(val.get("trim", 0.0)) if val else 0.0})

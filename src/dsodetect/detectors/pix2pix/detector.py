@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from ...detection import DetectionResult, MethodOption, Product
+from ...postprocess.heatmap import check_trim
 
 __all__ = ["Pix2PixDetector", "MODEL_NAME", "DEFAULT_THRESHOLD"]
 
@@ -32,6 +33,12 @@ class Pix2PixDetector:
     close : int, optional
         Radius (px) of the closing that joins a region's fragments;
         default the model card's (its teacher's).
+    trim : float, optional
+        Share of a region's heat left out on each side of its box; default
+        the model card's, else 0.
+    conf : float, optional
+        Lowest box score (the region's mean heat) kept; default the model
+        card's, else 0.
     threads : int, optional
         ONNX Runtime intra-op threads (default: all cores).
 
@@ -51,10 +58,14 @@ class Pix2PixDetector:
         MethodOption("threshold", float, None, "Heatmap threshold of a region (default: the model card's)."),
         MethodOption("min_area", int, 16, "Smallest region kept, in pixels."),
         MethodOption("close", int, None, "Radius (px) joining a region's fragments (default: the card's)."),
+        MethodOption("trim", float, None, "Share of a region's heat left out of each side of its box (default: "
+                     "the card's)."),
+        MethodOption("conf", float, None, "Lowest box score kept (default: the card's)."),
     )
 
     def __init__(self, model: str = MODEL_NAME, threshold: float | None = None, min_area: int = 16,
-                 close: int | None = None, threads: int | None = None):
+                 close: int | None = None, trim: float | None = None, conf: float | None = None,
+                 threads: int | None = None):
         from ...models import load_card, model_path, onnx_input, onnx_session
 
         self.card = load_card(model)
@@ -65,6 +76,8 @@ class Pix2PixDetector:
                                else self.card.extra.get("threshold", DEFAULT_THRESHOLD))
         self.min_area = int(min_area)
         self.close = int(close if close is not None else self.card.extra.get("close", 0))
+        self.trim = check_trim(trim if trim is not None else self.card.extra.get("trim", 0.0))
+        self.conf = float(conf if conf is not None else self.card.extra.get("min_score", 0.0))
 
     def generate(self, patches: np.ndarray) -> np.ndarray:
         """The generator on ``(N, size, size, 3)`` RGB patches in [0, 1]: heatmaps ``(N, size, size)``."""
@@ -85,8 +98,9 @@ class Pix2PixDetector:
 
         t0 = time.perf_counter()
         heat = self.heatmap(image)
-        dets = heatmap_boxes(heat, threshold=self.threshold if threshold is None else threshold,
-                             min_area=self.min_area, close=self.close)
+        dets = [d for d in heatmap_boxes(heat, threshold=self.threshold if threshold is None else threshold,
+                                         min_area=self.min_area, close=self.close, trim=self.trim)
+                if d.score >= self.conf]
         for d in dets:
             d.method = self.name
         product = Product(heat, "heatmap", "pix2pix estimate of the xai heatmap (classifier probability x "

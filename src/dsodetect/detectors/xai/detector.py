@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ...detection import DetectionResult, MethodOption, Product
+from ...postprocess.heatmap import check_trim
 
 __all__ = ["XaiDetector", "BASELINES"]
 
@@ -54,6 +55,10 @@ class XaiDetector:
     close : int, optional
         Radius (px) of the closing that joins a region's fragments
         before boxing; default the model card's.
+    trim : float, optional
+        Share of a region's heat left out on each side of its box
+        (:func:`~dsodetect.postprocess.heatmap_boxes`); default the model
+        card's, else 0.
     steps : int
         Integrated-gradients steps per baseline.
     baseline : {'sky', 'black', 'both'}
@@ -84,13 +89,15 @@ class XaiDetector:
         MethodOption("top", float, None, "Fraction of the attribution kept, 0-1 (default: the card's)."),
         MethodOption("conf", float, None, "Lowest box score kept (default: the card's)."),
         MethodOption("close", int, None, "Radius (px) joining a region's fragments (default: the card's)."),
+        MethodOption("trim", float, None, "Share of a region's heat left out of each side of its box (default: "
+                     "the card's)."),
         MethodOption("steps", int, 16, "Integrated-gradients steps per baseline."),
         MethodOption("baseline", str, "sky", "Integrated-gradients baseline.", choices=BASELINES),
     )
 
     def __init__(self, model: str = MODEL_NAME, presence: float | None = None, top: float | None = None,
-                 conf: float | None = None, close: int | None = None, steps: int = 16, baseline: str = "sky",
-                 threads: int | None = None, cache: dict | None = None):
+                 conf: float | None = None, close: int | None = None, trim: float | None = None, steps: int = 16,
+                 baseline: str = "sky", threads: int | None = None, cache: dict | None = None):
         from ...models import load_card, model_path, onnx_session
 
         if baseline not in BASELINES:
@@ -104,6 +111,7 @@ class XaiDetector:
         self.top = float(top if top is not None else extra.get("top", 0.1))
         self.conf = float(conf if conf is not None else extra.get("min_score", 0.0))
         self.close = int(close if close is not None else extra.get("close", 8))
+        self.trim = check_trim(trim if trim is not None else extra.get("trim", 0.0))
         if not 0 < self.top <= 1:
             raise ValueError(f"top must be in (0, 1], got {self.top}")
         self.steps, self.baseline = int(steps), baseline
@@ -186,7 +194,8 @@ class XaiDetector:
 
         t0 = time.perf_counter()
         heat = self.heatmap(image)
-        dets = [d for d in heatmap_boxes(heat, threshold=1e-6, min_area=_MIN_AREA, close=self.close)
+        dets = [d for d in heatmap_boxes(heat, threshold=1e-6, min_area=_MIN_AREA, close=self.close,
+                                             trim=self.trim)
                 if d.score >= self.conf]
         for d in dets:
             d.method = self.name

@@ -24,10 +24,12 @@ class BlobTeacher:
 
     name = "toy-teacher"
     tile_size = None
-    options = (MethodOption("level", float, 0.3, "Cut of the heatmap."),)
+    options = (MethodOption("level", float, 0.3, "Cut of the heatmap."),
+               MethodOption("close", int, 0, "Closing of the box stage (no effect on the heatmap)."))
+    box_options = ("close",)
 
-    def __init__(self, level: float = 0.3, shrink: int = 1):
-        self.level, self.shrink, self.calls = level, shrink, 0
+    def __init__(self, level: float = 0.3, shrink: int = 1, close: int = 0):
+        self.level, self.shrink, self.close, self.calls = level, shrink, close, 0
 
     def detect(self, image):
         self.calls += 1
@@ -85,7 +87,7 @@ def test_teacher_cache_resumes_and_reports_bad_images(tmp_path):
         assert heat.dtype == np.float16 and heat.shape == read_image(p).shape
         assert 0 <= heat.min() and heat.max() <= 1 and heat.max() > 0.5
     manifest = json.loads((tmp_path / "cache" / "manifest.json").read_text())
-    assert manifest["teacher"] == {"method": "toy-teacher", "model": None, "options": {"level": 0.3}}
+    assert manifest["teacher"] == {"method": "toy-teacher", "model": None, "options": {"level": 0.3, "close": 0}}
     assert set(manifest["images"]) == {p.stem for p in paths}
     assert all(v["seconds"] >= 0 for v in manifest["images"].values()) and manifest["seconds_per_image"] >= 0
 
@@ -97,6 +99,9 @@ def test_teacher_cache_resumes_and_reports_bad_images(tmp_path):
     # Another teacher's heatmaps never mix into the cache.
     with pytest.raises(ValueError, match="another teacher"):
         make_teacher_cache(paths, tmp_path / "cache", detector=BlobTeacher(level=0.5), progress=False)
+    # Another box stage makes the same heatmaps: the cache serves it.
+    again = make_teacher_cache(paths, tmp_path / "cache", detector=BlobTeacher(close=8), progress=False)
+    assert again["computed"] == 0
 
 
 def test_teacher_cache_resizes_a_small_product_to_the_image(tmp_path):

@@ -161,7 +161,9 @@ def make_teacher_cache(images, dst, *, detector, progress: bool = True, on_error
     ------
     ValueError
         When ``dst`` holds heatmaps of another teacher (mixing them would
-        train on two conventions).
+        train on two conventions). Options the teacher lists in
+        ``box_options`` (its box stage's: they do not change a heatmap) may
+        differ.
 
     Examples
     --------
@@ -182,7 +184,12 @@ def make_teacher_cache(images, dst, *, detector, progress: bool = True, on_error
     teacher = teacher_info(detector)
     mpath = dst / MANIFEST
     manifest = json.loads(mpath.read_text()) if mpath.is_file() else {"teacher": teacher, "images": {}}
-    if manifest.get("teacher") != teacher:
+    box_only = set(getattr(detector, "box_options", ()))
+
+    def heatmap_identity(t):
+        return t and {**t, "options": {k: v for k, v in t.get("options", {}).items() if k not in box_only}}
+
+    if heatmap_identity(manifest.get("teacher")) != heatmap_identity(teacher):
         raise ValueError(f"{dst} holds heatmaps of another teacher ({manifest.get('teacher')}, not {teacher}); "
                          "use another cache folder")
     paths = [Path(p) for p in images]
@@ -818,9 +825,9 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     dict
         ``threshold``, ``close``, ``trim``, ``images``, ``P``, ``R``, ``F1``,
         ``mAP50`` at them, ``f1_by_threshold`` (at that ``close`` and
-        ``trim``), ``f1_by_close`` and ``f1_by_trim`` (the best over the rest), ``seconds_per_image`` (the generator, all
-        patches), and with ``teacher_cache`` ``fidelity`` and
-        ``teacher_seconds_per_image``.
+        ``trim``), ``f1_by_close`` and ``f1_by_trim`` (the best over the
+        rest), ``seconds_per_image`` (the generator, all patches), and with
+        ``teacher_cache`` ``fidelity`` and ``teacher_seconds_per_image``.
 
     Examples
     --------

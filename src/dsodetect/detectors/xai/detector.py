@@ -95,6 +95,9 @@ class XaiDetector:
         MethodOption("baseline", str, "sky", "Integrated-gradients baseline.", choices=BASELINES),
     )
 
+    #: Options only the box stage reads: the heatmap (e.g. a pix2pix teacher cache) does not depend on them.
+    box_options = ("conf", "close", "trim")
+
     def __init__(self, model: str = MODEL_NAME, presence: float | None = None, top: float | None = None,
                  conf: float | None = None, close: int | None = None, trim: float | None = None, steps: int = 16,
                  baseline: str = "sky", threads: int | None = None, cache: dict | None = None):
@@ -194,8 +197,7 @@ class XaiDetector:
 
         t0 = time.perf_counter()
         heat = self.heatmap(image)
-        dets = [d for d in heatmap_boxes(heat, threshold=1e-6, min_area=_MIN_AREA, close=self.close,
-                                             trim=self.trim)
+        dets = [d for d in heatmap_boxes(heat, threshold=1e-6, min_area=_MIN_AREA, close=self.close, trim=self.trim)
                 if d.score >= self.conf]
         for d in dets:
             d.method = self.name

@@ -300,13 +300,11 @@ def tune_xai(onnx_path, data_yaml, *, split: str = "val", tops=(0.2, 0.3, 0.4), 
         P/R/F1/mAP@0.5 there, every grid point's F1, the image count and the
         seconds of XRAI per patch.
     """
-    import hashlib
-
     from tqdm import tqdm
 
     from ..detectors.xai import XaiDetector
     from ..evaluation import evaluate
-    from .data import score_split, split_items
+    from .data import memoize_heatmap, score_split, split_items
 
     items = split_items(data_yaml, split)
     cache = {} if cache is None else cache
@@ -317,15 +315,7 @@ def tune_xai(onnx_path, data_yaml, *, split: str = "val", tops=(0.2, 0.3, 0.4), 
     for presence, top in points:
         det = XaiDetector(str(onnx_path), presence=presence, top=top, conf=0.0, steps=steps, baseline=baseline,
                           cache=cache)
-        raw, memo = det.heatmap, {}
-
-        def heatmap(image, raw=raw, memo=memo):  # the box stage is all that changes within (presence, top)
-            key = hashlib.blake2b(np.ascontiguousarray(image.data).tobytes(), digest_size=16).hexdigest()
-            if key not in memo:
-                memo[key] = raw(image)
-            return memo[key]
-
-        det.heatmap = heatmap
+        memoize_heatmap(det)  # the box stage is all that changes within (presence, top)
         for close, trim in boxing:
             det.close, det.trim = close, trim
             t0, n0 = time.time(), len(cache)

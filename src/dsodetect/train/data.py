@@ -149,6 +149,30 @@ def split_items(data_yaml, split: str = "val") -> list[tuple[Path, Path | None]]
     return out
 
 
+def memoize_heatmap(detector) -> dict:
+    """Make ``detector.heatmap`` compute each image's heatmap once, so a tuning grid can re-box it at every point.
+
+    The key is the image's file, window and scale within it (the shared tiling), and shape; an image read from no
+    file is keyed by its pixels. Returns the memo (``clear()`` it to free memory between images).
+    """
+    import hashlib
+
+    import numpy as np
+
+    raw, memo = detector.heatmap, {}
+
+    def heatmap(image):
+        source = image.path if image.path is not None else hashlib.blake2b(
+            np.ascontiguousarray(image.data).tobytes(), digest_size=16).hexdigest()
+        key = (source, image.meta.get("window"), image.meta.get("scale"), image.shape)
+        if key not in memo:
+            memo[key] = raw(image)
+        return memo[key]
+
+    detector.heatmap = heatmap
+    return memo
+
+
 def score_split(detector, items, *, tiling: str = "auto") -> tuple[dict, dict]:
     """Run ``detector`` through the pipeline on ``items`` (see :func:`split_items`); ``(predictions, truth)``.
 

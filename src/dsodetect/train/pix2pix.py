@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..postprocess.heatmap import TRIMS
 from .checkpoints import cpu_autocast, load_checkpoint, save_checkpoint
-from .data import train_val_samples
+from .data import memoize_heatmap, train_val_samples
 
 __all__ = ["Pix2PixRecipe", "PRESETS", "make_teacher_cache", "teacher_info", "build_generator",
            "build_discriminator", "train_pix2pix", "export_generator", "heatmap_fidelity", "pick_threshold",
@@ -849,17 +848,9 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val", teacher_cache=No
     closes = tuple(int(c) for c in np.atleast_1d(close))
     trims = tuple(float(r) for r in np.atleast_1d(trim))
     det = Pix2PixDetector(str(onnx_path), threshold=thresholds[0], min_area=min_area, close=closes[0],
-                          trim=trims[0], conf=0.0)  # every box: the score cut is chosen here
-    # The heatmap is made once per image and boxed at every threshold (the generator is the cost).
-    raw, memo = det.heatmap, {}
-
-    def heatmap(image):
-        key = (image.meta.get("window"), image.meta.get("scale"), image.shape)
-        if key not in memo:
-            memo[key] = raw(image)
-        return memo[key]
-
-    det.heatmap = heatmap
+                          trim=trims[0], conf=0.0)  # every box: no score cut is chosen (above)
+    # The heatmap is made once per image and boxed at every grid point (the generator is the cost).
+    memo = memoize_heatmap(det)
     cache = Path(teacher_cache) if teacher_cache is not None else None
     grid = [(c, r, t) for c in closes for r in trims for t in thresholds]
     pred = {k: {} for k in grid}

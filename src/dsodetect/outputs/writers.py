@@ -32,11 +32,18 @@ def write_json(result: DetectionResult, path) -> Path:
 _COLOURS = [(60, 255, 60), (255, 200, 0), (255, 80, 255), (0, 200, 255), (255, 120, 60)]
 
 
-def render_annotated(image: Image, detections: list[Detection], *, max_side: int | None = None) -> np.ndarray:
-    """Stretched RGB uint8 rendering with boxes, scores and names drawn on it."""
+def render_annotated(image: Image, detections: list[Detection], *, max_side: int | None = None,
+                     background: np.ndarray | None = None) -> np.ndarray:
+    """Stretched RGB uint8 rendering with boxes, scores and names drawn on it.
+
+    ``background``, a uint8 RGB array of the image's size (e.g. :func:`heatmap_overlay`), is drawn on in place
+    instead of the image's own display.
+    """
     import cv2
 
-    rgb = np.ascontiguousarray(to_uint8(image.display_rgb()))
+    if background is not None and background.shape[:2] != image.shape:
+        raise ValueError(f"background is {background.shape[:2]}, the image {image.shape}")
+    rgb = np.ascontiguousarray(to_uint8(image.display_rgb()) if background is None else background)
     h, w = rgb.shape[:2]
     scale = 1.0
     if max_side and max(h, w) > max_side:
@@ -83,8 +90,10 @@ def heatmap_overlay(image: Image, heat: np.ndarray, *, alpha: float = 0.5) -> np
 
     rgb = to_uint8(image.display_rgb())
     h, w = rgb.shape[:2]
-    hm = cv2.resize(np.clip(heat, 0, 1).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    colour = np.ascontiguousarray(cv2.applyColorMap((hm * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[:, :, ::-1])
+    hm = np.clip(heat, 0, 1).astype(np.float32)
+    if hm.shape != (h, w):
+        hm = cv2.resize(hm, (w, h), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.cvtColor(cv2.applyColorMap((hm * 255).astype(np.uint8), cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
     a = hm * np.float32(alpha)
     # Per-pixel weights in one OpenCV pass: a full frame's float blend took most of a second.
     return cv2.blendLinear(np.ascontiguousarray(rgb), colour, 1.0 - a, a)
@@ -125,10 +134,9 @@ def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
         written.append(write_json(result, out_dir / f"{stem}.json"))
     if "png" in formats:
         heat = result.products.get("heatmap")
-        base = None if heat is None else Image(heatmap_overlay(result.image, heat.data).astype(np.float32) / 255,
-                                               stretched=True)
+        base = None if heat is None else heatmap_overlay(result.image, heat.data)
         written.append(write_image(out_dir / f"{stem}.png",
-                                 render_annotated(base or result.image, result.detections)))
+                                   render_annotated(result.image, result.detections, background=base)))
     if result.identification is not None and hasattr(result.identification, "to_dict"):
         written.append(write_identify_json(result.identification, out_dir / f"{stem}.identify.json"))
     if extras:

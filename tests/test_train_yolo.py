@@ -61,6 +61,24 @@ def test_train_export_install_and_detect(tmp_path, monkeypatch):
         assert len(f) == 6 and f[0] == "0" and all(0 <= float(v) <= 1 for v in f[1:])
     assert (tmp_path / "out" / "3.png").stat().st_size > 0
 
+    # The optional int8 model: calibrated on the run's training split, its own threshold, its card, detects.
+    res = runner.invoke(app, ["train", "yolo-int8", "--model", "yolo-test", "--data",
+                              str(tmp_path / "runs" / "t-data" / "data.yaml"), "--images", "4"])
+    assert res.exit_code == 0, res.output
+    q = json.loads((tmp_path / "models" / "yolo-test-int8.card.json").read_text())
+    assert q["extra"]["quantized_from"] == "yolo-test" and "CC BY-NC-ND 4.0" in q["data_licence"]
+    assert 0 <= q["extra"]["min_score"] <= 1 and q["scores"]["val_source_ids"]["images"] == 2
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "models" / "yolo-test-int8.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    res = runner.invoke(app, ["detect", str(img), "--method", "yolo", "-O", "model=yolo-test-int8",
+                              "-O", "conf=0.0", "--out", str(tmp_path / "out8"), "--format", "yolo"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out8" / "3.txt").read_text().strip(), "the int8 model makes boxes"
+    res = runner.invoke(app, ["train", "yolo-int8", "--model", "yolo-test", "--data", str(tmp_path / "nowhere.yaml")])
+    assert res.exit_code == 2 and "nowhere.yaml" in res.output
+
     # Pseudo-labels from the installed model, then trained on through --extra (training split only).
     import yaml
 

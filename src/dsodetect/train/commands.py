@@ -187,6 +187,43 @@ def yolo(
     typer.echo(json.dumps({"best": str(best), "onnx": str(onnx), "installed": str(dst)}, indent=1))
 
 
+@train_app.command("yolo-int8")
+def yolo_int8(
+    data: Annotated[Path, typer.Option(help="The data.yaml of the model's run (runs/<name>-data/data.yaml): "
+                                       "calibration on its training split, the threshold on its validation split.")],
+    model: Annotated[str, typer.Option(help="The float model (registry name or .onnx).")] = "yolo11n-dso",
+    images: Annotated[int, typer.Option(help="Calibration images.")] = 100,
+    model_name: Annotated[Optional[str], typer.Option(help="Registry name of the int8 model "
+                                                      "(default: <model>-int8).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Model folder to install it into "
+                                                "(default: the user model folder).")] = None,
+):
+    """Quantize a YOLO model to int8 (ONNX Runtime), pick its threshold on the held-out ids, install it.
+
+    Use it with 'detect --method yolo -O model=<name>'. Needs onnx (the train extra), not torch.
+    """
+    import tempfile
+
+    _need("onnx")
+    from ..models import install_model, load_card, model_path
+    from .yolo import int8_card, pick_threshold, quantize_int8
+
+    source = load_card(model)
+    name = model_name or f"{source.name}-int8"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx = quantize_int8(model_path(model), Path(tmp) / f"{name}.onnx", data, images=images)
+            val = pick_threshold(onnx, data)
+            card = int8_card(source, name, onnx.name, val=val, calibration=f"{images} tiles of the training split")
+            dst = install_model(onnx, card, out)
+    except (FileNotFoundError, ValueError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2)
+    typer.echo(f"validation (held-out source ids): best-F1 threshold {val['threshold']}: "
+               f"P {val['P']:.3f} R {val['R']:.3f} F1 {val['F1']:.3f} on {val['images']} images")
+    typer.echo(json.dumps({"installed": str(dst)}, indent=1))
+
+
 @train_app.command("classifier")
 def classifier(
     data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml with train and val, "

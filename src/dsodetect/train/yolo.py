@@ -23,7 +23,7 @@ from pathlib import Path
 from .data import prepare_data
 
 __all__ = ["YoloRecipe", "PRESETS", "prepare_data", "train_yolo", "export_onnx", "plot_learning_curve",
-           "pick_threshold", "yolo_card"]
+           "pick_threshold", "yolo_card", "quantize_int8", "int8_card"]
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,78 @@ def pick_threshold(onnx_path, data_yaml, *, split: str = "val") -> dict:
     at = evaluate(pred, truth, iou=0.5, min_score=thr)
     return {"threshold": thr, "images": len(items), "P": round(at["precision"], 4), "R": round(at["recall"], 4),
             "F1": round(at["f1"], 4), "mAP50": round(float(at["map50"]), 4)}
+
+
+def quantize_int8(onnx_path, dst, data_yaml, *, split: str = "train", images: int = 100) -> Path:
+    """Static int8 quantization of an exported YOLO model with ONNX Runtime; return ``dst``.
+
+    The convolutions become int8 (weights per channel, activations calibrated
+    by their min/max on ``images`` tiles of ``split``, letterboxed as
+    ``--method yolo`` feeds them). Everything else stays float: the head ends
+    by concatenating box pixels (0-imgsz) and class probabilities (0-1) into
+    one tensor, and one int8 scale for both wipes out the scores (F1 0.24
+    against 0.66 on the held-out ids when every operator was quantized).
+    Needs no torch: ONNX Runtime ships the quantizer.
+
+    Parameters
+    ----------
+    onnx_path : path
+        The float model (``export_onnx``).
+    dst : path
+        Where to write the int8 model.
+    data_yaml : path
+        A split data set; calibration images come from ``split`` (never
+        real-dev), evenly spaced.
+    split : str
+        Calibration split.
+    images : int
+        Calibration images.
+    """
+    import tempfile
+
+    import numpy as np
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from ..detectors.yolo import YoloDetector
+    from ..io import read_image
+    from .data import split_items
+
+    det = YoloDetector(str(onnx_path))
+    items = split_items(data_yaml, split)
+    if not items:
+        raise ValueError(f"{data_yaml}: no {split!r} images to calibrate on")
+    picked = items[:: max(1, len(items) // images)][:images]
+    inputs = [np.ascontiguousarray(det._input(read_image(p))[0].transpose(2, 0, 1)[None]) for p, _ in picked]
+
+    class Tiles(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter({det.input_name: x} for x in inputs)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(onnx_path), str(pre))  # shape inference + graph clean-up, as ONNX Runtime advises
+        quantize_static(str(pre), str(dst), Tiles(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"])
+    return dst
+
+
+def int8_card(source, name: str, file: str, *, val: dict, calibration: str):
+    """The card of an int8 model made by :func:`quantize_int8` from ``source`` (a :class:`ModelCard`)."""
+    from dataclasses import replace
+
+    extra = dict(source.extra, min_score=val["threshold"], quantized_from=source.name)
+    return replace(source, name=name, file=file, sha256="",
+                   summary=f"{source.name} quantized to int8 (ONNX Runtime static quantization: convolutions int8, "
+                           "weights per channel; the detection head's decoding float)",
+                   training=f"{source.training}, then dsodetect train yolo-int8 --model {source.name} "
+                            f"(calibration: {calibration})",
+                   scores={"val_source_ids": val}, created=time.strftime("%Y-%m-%d"), extra=extra)
 
 
 def yolo_card(name: str, file: str, recipe: YoloRecipe, run: Path, *, data: str, wall_time: str,

@@ -76,8 +76,11 @@ def test_train_export_install_and_detect(tmp_path, monkeypatch):
                               "-O", "conf=0.0", "--out", str(tmp_path / "out8"), "--format", "yolo"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out8" / "3.txt").read_text().strip(), "the int8 model makes boxes"
-    res = runner.invoke(app, ["train", "yolo-int8", "--model", "yolo-test", "--data", str(tmp_path / "nowhere.yaml")])
-    assert res.exit_code == 2 and "nowhere.yaml" in res.output
+    for args, why in ((["--model", "yolo-test", "--data", str(tmp_path / "nowhere.yaml")], "nowhere.yaml"),
+                      (["--model", "xai-classifier", "--data", str(tmp_path / "nowhere.yaml")], "not a YOLO model"),
+                      (["--model", "no-such-model", "--data", str(tmp_path / "nowhere.yaml")], "no-such-model")):
+        res = runner.invoke(app, ["train", "yolo-int8", *args])
+        assert res.exit_code == 2 and why in res.output, res.output
 
     # Pseudo-labels from the installed model, then trained on through --extra (training split only).
     import yaml

@@ -208,9 +208,11 @@ def yolo_int8(
     from ..models import install_model, load_card, model_path
     from .yolo import int8_card, pick_threshold, quantize_int8
 
-    source = load_card(model)
-    name = model_name or f"{source.name}-int8"
     try:
+        source = load_card(model)
+        if source.method not in ("yolo", ""):  # "": a bare .onnx without a card
+            raise ValueError(f"{model} is a model of the {source.method} method, not a YOLO model")
+        name = model_name or f"{source.name}-int8"
         with tempfile.TemporaryDirectory() as tmp:
             onnx = quantize_int8(model_path(model), Path(tmp) / f"{name}.onnx", data, images=images)
             val = pick_threshold(onnx, data)

@@ -79,6 +79,19 @@ def test_tiled_inference_boxes_every_object_once_across_seams():
     assert heat.data[870, 1230] == pytest.approx(1.0) and heat.data[5, 700] == 0
 
 
+def test_tiled_inference_shrinks_windows_once_to_a_network_input():
+    # A method whose network looks at 100 px gets every window at 100 px (not 200 then 100 inside it), and its
+    # boxes still land on the objects in frame pixels.
+    truth = [(10, 10, 50, 50), (390, 380, 450, 440), (700, 500, 1100, 800)]
+    det = BlobDetector()
+    det.input_size = 100
+    res = detect_tiled(det, _frame(1000, 1500, truth))
+    assert max(max(c[:2]) for c in det.calls) == 100 and min(min(c[:2]) for c in det.calls) >= 60
+    got = np.array([[d.x0, d.y0, d.x1, d.y1] for d in res.detections])
+    assert len(got) == len(truth), got
+    assert (box_iou(np.array(truth, float), got).max(axis=1) > 0.8).all()
+
+
 def test_pipeline_tiles_large_frames_by_default_and_not_small_ones():
     det = BlobDetector()
     process(_frame(250, 250, [(10, 10, 50, 50)]), det)

@@ -141,7 +141,9 @@ def detect_tiled(detector, image, *, tile_size: int | None = None, overlap: floa
     detector : Detector
         Any method; it sees each window as an :class:`~dsodetect.io.Image` of
         ``tile_size`` px (display-stretched pixels of the whole frame, so every
-        window shares one stretch).
+        window shares one stretch), or of ``detector.input_size`` px when it
+        has one that is smaller (a network with a fixed input: the window is
+        shrunk once, to what the network looks at, not twice).
     image : Image
         The frame.
     tile_size : int, optional
@@ -186,6 +188,8 @@ def detect_tiled(detector, image, *, tile_size: int | None = None, overlap: floa
 
     t0 = time.perf_counter()
     tile_size = int(tile_size or getattr(detector, "tile_size", None) or 640)
+    # Each window goes to the detector shrunk by this much more than its level's factor.
+    extra = max(1.0, tile_size / (getattr(detector, "input_size", None) or tile_size))
     h, w = image.shape
     data = image.display()
     if levels is None:
@@ -198,7 +202,7 @@ def detect_tiled(detector, image, *, tile_size: int | None = None, overlap: floa
         if last and max(h, w) > size:
             size, scale = max(h, w), max(h, w) / tile_size
         grid = tile_grid(h, w, size, int(round(size * overlap)))
-        jobs += [(level, tile, scale, len(grid), edge_margin * size) for tile in grid]
+        jobs += [(level, tile, scale * extra, len(grid), edge_margin * size) for tile in grid]
         if last:
             break
 

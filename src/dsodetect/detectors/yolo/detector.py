@@ -104,6 +104,9 @@ class YoloDetector:
         self.session = onnx_session(model_path(model), threads=threads)
         self.input_name, size = onnx_input(self.session)
         self.imgsz = size or int(self.card.extra.get("imgsz", 640))
+        #: The shared tiling shrinks each window straight to the network's input (a 640 px window of a frame is
+        #: seen at 320 px either way; shrunk once, not twice).
+        self.input_size = self.imgsz
         self.conf = float(conf if conf is not None else self.card.extra.get("min_score", 0.25))
         self.iou = float(iou)
 

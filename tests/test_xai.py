@@ -233,6 +233,23 @@ def test_xai_attribution_points_at_what_the_classifier_sees(trained):
     assert attr[30:70, 40:80].mean() > 5 * attr[150:190, 150:190].mean()
 
 
+def test_patches_explained_in_parallel_give_the_same_heatmap(trained):
+    # Two patches at once (threads) must be the same XRAI, patch for patch, and leave torch's thread count as it was.
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("saliency")
+    from dsodetect.detectors.xai import XaiDetector
+
+    rng = np.random.default_rng(2)
+    patches = rng.uniform(0.05, 0.2, (3, 224, 224, 3)).astype(np.float32)
+    patches[:, 60:120, 80:140, 0] = np.linspace(0.5, 0.9, 3)[:, None, None]
+    onnx = str(trained / "models" / "xai-test.onnx")
+    one = XaiDetector(onnx, presence=0, top=0.3, steps=4, threads=2, workers=1).patch_heatmaps(patches)
+    before = torch.get_num_threads()
+    two = XaiDetector(onnx, presence=0, top=0.3, steps=4, threads=2, workers=2).patch_heatmaps(patches)
+    assert torch.get_num_threads() == before
+    assert (one > 0).any() and np.allclose(one, two, atol=1e-5)
+
+
 def test_bad_options_are_refused(trained):
     from dsodetect.detectors.xai import XaiDetector
 

@@ -65,6 +65,12 @@ class XaiDetector:
         Integrated-gradients baseline (see :data:`BASELINES`).
     threads : int, optional
         Threads for ONNX Runtime and torch (default: all cores).
+    workers : int, optional
+        Positive patches explained at once, each by one thread with
+        ``threads // workers`` torch threads (default: ``threads``). Much of
+        XRAI is single-threaded NumPy and scikit-image (segments, region
+        ranking), so two patches at once beat one patch with two torch
+        threads: 0.38 against 0.48 s per patch on 2 cores.
     cache : dict, optional
         Memo of attributions by patch content, for tuning ``top`` and
         ``presence`` over the same images without recomputing XRAI.
@@ -100,7 +106,8 @@ class XaiDetector:
 
     def __init__(self, model: str = MODEL_NAME, presence: float | None = None, top: float | None = None,
                  conf: float | None = None, close: int | None = None, trim: float | None = None, steps: int = 16,
-                 baseline: str = "sky", threads: int | None = None, cache: dict | None = None):
+                 baseline: str = "sky", threads: int | None = None, workers: int | None = None,
+                 cache: dict | None = None):
         from ...models import load_card, model_path, onnx_session
 
         if baseline not in BASELINES:
@@ -119,6 +126,7 @@ class XaiDetector:
             raise ValueError(f"top must be in (0, 1], got {self.top}")
         self.steps, self.baseline = int(steps), baseline
         self.threads = threads or os.cpu_count() or 1
+        self.workers = max(1, min(int(workers or self.threads), self.threads))
         self.session = onnx_session(self.path, threads=self.threads)
         self._torch = None
         self.cache = cache
@@ -179,8 +187,24 @@ class XaiDetector:
 
         probs = self.classify(patches)
         out = np.zeros(patches.shape[:3], np.float32)
-        for i in np.flatnonzero(probs >= self.presence):
-            out[i] = top_fraction_heatmap(self.attribution(patches[i]), top=self.top, weight=float(probs[i]))
+        todo = np.flatnonzero(probs >= self.presence)
+        if len(todo) > 1 and self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            import torch
+
+            self.network()  # built once, before the threads
+            before = torch.get_num_threads()  # torch's setting is the process's: put it back (training may follow)
+            torch.set_num_threads(max(1, self.threads // self.workers))
+            try:
+                with ThreadPoolExecutor(self.workers) as pool:
+                    attributions = list(pool.map(self.attribution, patches[todo]))
+            finally:
+                torch.set_num_threads(before)
+        else:
+            attributions = [self.attribution(patches[i]) for i in todo]
+        for i, a in zip(todo, attributions):
+            out[i] = top_fraction_heatmap(a, top=self.top, weight=float(probs[i]))
         return out
 
     def heatmap(self, image) -> np.ndarray:

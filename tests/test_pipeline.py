@@ -225,3 +225,23 @@ def test_architecture_doc_toy_method_runs(tmp_path):
                    np.array([[res.detections[0].x0, res.detections[0].y0, res.detections[0].x1,
                               res.detections[0].y1]]))[0, 0] > 0.5
     assert (tmp_path / "image.txt").read_text().startswith("0 ")
+
+
+def test_yolo_windows_side_by_side_give_the_boxes_of_windows_one_by_one():
+    # The shipped model's windows run one per core with a one-thread session each; the boxes must be those of the
+    # windows run one at a time through the main session.
+    from dsodetect.detectors.yolo import YoloDetector
+    from dsodetect.io import read_image
+
+    image = read_image(ROOT / "examples" / "NGC7000_vespera_app.jpg")
+    side = YoloDetector(conf=0.01)
+    alone = YoloDetector(conf=0.01, threads=2)
+    assert alone.tiling["workers"] == 1 and side.tiling["workers"] >= 1
+    a = detect_tiled(side, image, tile_size=320, overlap=0.5, iou_threshold=0.3, workers=2).detections
+    b = detect_tiled(alone, image, tile_size=320, overlap=0.5, iou_threshold=0.3).detections
+    if side.tiling["workers"] > 1:  # one core: windows one at a time through the main session
+        assert side._window_session is not None and side._window_session is not side.session
+    assert len(a) == len(b) > 0
+    got = np.array([[d.x0, d.y0, d.x1, d.y1, d.score] for d in a])
+    ref = np.array([[d.x0, d.y0, d.x1, d.y1, d.score] for d in b])
+    assert np.allclose(got, ref, atol=1e-3)

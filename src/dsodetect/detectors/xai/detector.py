@@ -191,9 +191,9 @@ class XaiDetector:
         if len(todo) > 1 and self.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
 
+            self.network()  # built once, before the threads (and says so if torch is missing)
             import torch
 
-            self.network()  # built once, before the threads
             before = torch.get_num_threads()  # torch's setting is the process's: put it back (training may follow)
             torch.set_num_threads(max(1, self.threads // self.workers))
             try:

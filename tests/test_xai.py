@@ -35,6 +35,8 @@ def test_heatmap_boxes_one_box_per_region_scored_by_its_mean():
     assert [(d.x0, d.y0, d.x1, d.y1) for d in dets] == [(5, 5, 25, 15), (40, 30, 70, 50)]
     assert dets[0].score == pytest.approx(0.9) and dets[1].score == pytest.approx(0.3)
     assert [d.x0 for d in heatmap_boxes(h, threshold=0.5)] == [5], "threshold cuts the faint region"
+    cut = heatmap_boxes(h, threshold=0.1, min_area=4, min_score=0.5)
+    assert [d.x0 for d in cut] == [5], "the box-score cut drops the faint region"
     assert heatmap_boxes(np.zeros((8, 8)), threshold=0.1) == []
 
 

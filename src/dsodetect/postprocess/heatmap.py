@@ -115,7 +115,7 @@ def patch_heatmap(rgb: np.ndarray, heatmap_fn, *, patch: int, overlap: int = 0, 
 
 
 def heatmap_boxes(heatmap: np.ndarray, *, threshold: float, min_area: int = 16, close: int = 0,
-                  trim: float = 0.0) -> list[Detection]:
+                  trim: float = 0.0, min_score: float = 0.0) -> list[Detection]:
     """One box per connected region of ``heatmap >= threshold``.
 
     A region's score is its mean heatmap value, so a strong, compact
@@ -140,6 +140,8 @@ def heatmap_boxes(heatmap: np.ndarray, *, threshold: float, min_area: int = 16, 
         and along y (0: the box spans every pixel of the region). A faint
         fragment that the closing joined to an object then no longer
         stretches the object's box.
+    min_score : float
+        Boxes scoring less are dropped (the methods' box-score cut).
 
     Returns
     -------
@@ -168,12 +170,14 @@ def heatmap_boxes(heatmap: np.ndarray, *, threshold: float, min_area: int = 16, 
         inside = (labels[box] == k) & (mask[box] > 0)  # the heatmap's own pixels, not the closing's bridges
         if not inside.any():
             continue
-        score = float(h[box][inside].mean())
+        score = min(float(h[box][inside].mean()), 1.0)
+        if score < min_score:
+            continue
         if trim > 0:
             mass = np.where(inside, h[box], 0.0)
             (u0, u1), (v0, v1) = _mass_span(mass.sum(axis=0), trim), _mass_span(mass.sum(axis=1), trim)
             x, y, w, hh = x + u0, y + v0, u1 - u0, v1 - v0
-        dets.append(Detection(float(x), float(y), float(x + w), float(y + hh), score=min(score, 1.0)))
+        dets.append(Detection(float(x), float(y), float(x + w), float(y + hh), score=score))
     dets.sort(key=lambda d: -d.score)
     return dets
 

@@ -98,9 +98,8 @@ class Pix2PixDetector:
 
         t0 = time.perf_counter()
         heat = self.heatmap(image)
-        dets = [d for d in heatmap_boxes(heat, threshold=self.threshold if threshold is None else threshold,
-                                         min_area=self.min_area, close=self.close, trim=self.trim)
-                if d.score >= self.conf]
+        dets = heatmap_boxes(heat, threshold=self.threshold if threshold is None else threshold,
+                             min_area=self.min_area, close=self.close, trim=self.trim, min_score=self.conf)
         for d in dets:
             d.method = self.name
         product = Product(heat, "heatmap", "pix2pix estimate of the xai heatmap (classifier probability x "

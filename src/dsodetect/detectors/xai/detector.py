@@ -221,8 +221,8 @@ class XaiDetector:
 
         t0 = time.perf_counter()
         heat = self.heatmap(image)
-        dets = [d for d in heatmap_boxes(heat, threshold=1e-6, min_area=_MIN_AREA, close=self.close, trim=self.trim)
-                if d.score >= self.conf]
+        dets = heatmap_boxes(heat, threshold=1e-6, min_area=_MIN_AREA, close=self.close, trim=self.trim,
+                             min_score=self.conf)
         for d in dets:
             d.method = self.name
         products = {"heatmap": Product(heat, "heatmap", f"XRAI attribution (top {self.top:.0%} of each positive "

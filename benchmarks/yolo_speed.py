@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -38,7 +37,7 @@ def main(argv=None):
 
     det = YoloDetector(a.onnx)
     images = [read_image(p) for p in sorted((a.data / "images").glob("*.jpg"))]
-    inputs = [np.ascontiguousarray(det._input(im)[0].transpose(2, 0, 1)[None]) for im in images]
+    inputs = [det.network_input(im)[0] for im in images]
     net = YOLO(str(a.weights)).model.float().eval()
     torch.set_num_threads(max(1, torch.get_num_threads()))
 

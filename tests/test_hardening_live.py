@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from dsodetect.live import LiveSession, SessionConfig
 from dsodetect.live.notify import Notifier
 from dsodetect.live.store import SessionStore, db_text, strict_json
 from dsodetect.live.watcher import FolderWatcher
-from test_live_support import ToyDetector, stack_array, write_stack
+from test_live_support import ToyDetector, stack_array, stack_rows, write_stack
 
 TESTS = Path(__file__).parent
 
@@ -196,16 +195,7 @@ def _cli(folder, session_dir, marker):
 
 
 def _rows(session_dir):
-    db = session_dir / "session.sqlite"
-    if not db.exists():
-        return []
-    con = sqlite3.connect(db, timeout=5)
-    try:
-        return [(Path(p).name, st) for p, st in con.execute("SELECT path, status FROM stacks")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
+    return [(Path(p).name, st) for p, st in stack_rows(session_dir, "path, status")]
 
 
 def _stop(proc):

@@ -18,7 +18,7 @@ from dsodetect.detection import Detection
 from dsodetect.live import LiveSession, SessionConfig
 from dsodetect.live.notify import Notifier
 from dsodetect.live.watcher import FolderWatcher
-from test_live_support import SlowToy, ToyDetector, write_stack
+from test_live_support import SlowToy, ToyDetector, stack_rows, write_stack
 
 TESTS = Path(__file__).parent
 
@@ -223,18 +223,7 @@ def _cli(folder, session_dir, *extra):
 
 
 def _done(session_dir):
-    import sqlite3
-
-    db = session_dir / "session.sqlite"
-    if not db.exists():
-        return []
-    con = sqlite3.connect(db, timeout=5)
-    try:
-        return [r[0] for r in con.execute("SELECT path FROM stacks")]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
+    return [r[0] for r in stack_rows(session_dir)]
 
 
 def test_watch_survives_kill9_without_losing_or_repeating_stacks(tmp_path):

@@ -94,3 +94,20 @@ def test_synthetic_stack_noise_falls_as_sqrt_t():
     corner = (slice(0, 40), slice(280, 320))
     ratio = a[corner].std() / b[corner].std()
     assert 3.2 < ratio < 4.8  # sqrt(640 / 40) = 4
+
+
+def stack_rows(session_dir: Path, columns: str = "path") -> list[tuple]:
+    """Rows of the ``stacks`` table of a session folder, read from outside the session (another process may be
+    writing it, or may have died before creating it): ``[]`` until the table exists."""
+    import sqlite3
+
+    db = Path(session_dir) / "session.sqlite"
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db, timeout=5)
+    try:
+        return list(con.execute(f"SELECT {columns} FROM stacks"))
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()

@@ -59,3 +59,20 @@ def test_empty_detections_write_empty_txt(tmp_path):
     res.detections = []
     write_outputs(res, tmp_path, ("yolo",))
     assert (tmp_path / "sky.txt").read_text() == ""
+
+
+def test_heatmap_extra_is_the_overlay_without_boxes(tmp_path):
+    from dsodetect.detection import Product
+    from dsodetect.outputs import heatmap_overlay
+
+    res = _result()
+    heat = np.zeros((100, 200), np.float32)
+    heat[20:70, 10:60] = 0.8
+    res.products["heatmap"] = Product(heat, kind="heatmap")
+    write_outputs(res, tmp_path, ("png",), extras=True)
+    extra = read_image(tmp_path / "sky.heatmap.png").data
+    annotated = read_image(tmp_path / "sky.png").data
+    # The annotated image is drawn on the overlay; the extra must stay the bare overlay (one drawing serves both).
+    np.testing.assert_allclose(extra, heatmap_overlay(res.image, heat) / 255.0, atol=1e-6)
+    assert not np.allclose(extra, annotated)
+    np.testing.assert_array_equal(np.load(tmp_path / "sky.heatmap.npy"), heat)

@@ -44,3 +44,37 @@ def test_inference_imports_no_training_dependency(tmp_path):
             "'albumentations') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _imported_packages(path, src):
+    """The top-level ``dsodetect`` sub-packages a module imports (relative or absolute imports, at any depth)."""
+    import ast
+
+    rel = path.relative_to(src).parts
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            parts = list(rel[:-1])[:len(rel) - node.level] + (node.module.split(".") if node.module else [])
+            found.add(parts[0] if parts else node.names[0].name)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dsodetect."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("dsodetect."))
+    return found
+
+
+def test_library_layers_do_not_import_the_applications():
+    """io -> detectors -> postprocess -> identify -> outputs never reach up into train/, live/, web/ or the CLI."""
+    from pathlib import Path
+
+    import dsodetect
+
+    src = Path(dsodetect.__file__).parent
+    apps = {"train", "live", "web", "cli"}
+    bad = []
+    for path in sorted(src.rglob("*.py")):
+        own = path.relative_to(src).parts[0].removesuffix(".py")
+        if own in apps or own == "__init__":
+            continue
+        bad += [f"{path.relative_to(src)} imports {p}" for p in sorted(_imported_packages(path, src) & apps)]
+    assert not bad, bad

@@ -212,7 +212,7 @@ def evaluate_folders(pred_dir, truth_dir, *, iou: float = 0.5, min_score: float 
 
         pr_curve(report["sweep"], out_dir / "pr_curve.png",
                  title=f"{display_path(pred_dir.name)} vs {display_path(truth_dir.name)} (IoU {iou:g})")
-        from ..live.store import strict_json
+        from ..io.jsontext import strict_json
 
         (out_dir / "report.json").write_text(strict_json(
             {k: v for k, v in report.items() if k not in ("matches", "sweep", "per_image")}, indent=2))

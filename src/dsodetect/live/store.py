@@ -15,23 +15,13 @@ infinities become ``null``, so no file the browser reads can hold
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 from pathlib import Path
 
+from ..io.jsontext import finite_json, strict_json
+
 __all__ = ["SessionStore", "file_key", "strict_json", "finite_json", "db_text"]
-
-
-def finite_json(value):
-    """``value`` with every NaN or infinite float (nested in dicts, lists, tuples) replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_json(v) for v in value]
-    return value
 
 
 def db_text(text) -> str:
@@ -47,10 +37,6 @@ def db_text(text) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
-
-def strict_json(value, **kwargs) -> str:
-    """Strict JSON text (``allow_nan=False``): non-finite floats are written as ``null``."""
-    return json.dumps(finite_json(value), allow_nan=False, **kwargs)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);

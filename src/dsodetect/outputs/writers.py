@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -132,9 +133,17 @@ def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
         written.append(write_yolo(result.detections, w, h, out_dir / f"{stem}.txt"))
     if "json" in formats:
         written.append(write_json(result, out_dir / f"{stem}.json"))
+    overlays = {}  # a heatmap's overlay is drawn once, for the annotated image and for its extra
+
+    def overlay(key):
+        if key not in overlays:
+            overlays[key] = heatmap_overlay(result.image, result.products[key].data)
+        return overlays[key]
+
     if "png" in formats:
         heat = result.products.get("heatmap")
-        base = None if heat is None else heatmap_overlay(result.image, heat.data)
+        # render_annotated draws on its background in place: the extra below needs it clean.
+        base = None if heat is None else (overlay("heatmap").copy() if extras else overlay("heatmap"))
         written.append(write_image(out_dir / f"{stem}.png",
                                    render_annotated(result.image, result.detections, background=base)))
     if result.identification is not None and hasattr(result.identification, "to_dict"):
@@ -146,10 +155,10 @@ def write_outputs(result: DetectionResult, out_dir, formats=FORMATS, *,
                 continue
             p = out_dir / f"{stem}.{key}.png"
             if prod.kind == "heatmap":
-                buf = __import__("io").BytesIO()
+                buf = BytesIO()
                 np.save(buf, arr.astype(np.float32))
                 written.append(atomic_write(out_dir / f"{stem}.{key}.npy", buf.getvalue()))
-                written.append(write_image(p, heatmap_overlay(result.image, arr)))
+                written.append(write_image(p, overlay(key)))
                 continue
             a = arr.astype(np.float32)
             if prod.kind == "image" and not (0.0 <= a.min() and a.max() <= 1.0):

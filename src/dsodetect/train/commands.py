@@ -17,6 +17,21 @@ train_app = typer.Typer(help="Train a method's model and install it (with its ca
                         no_args_is_help=True)
 
 
+# Options shared by the training commands: one wording, one place.
+DataOpt = Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml with train and val, or the "
+                                       "DeepSpaceYoloDataset zip.")]
+EpochsOpt = Annotated[Optional[int], typer.Option(help="Epochs.")]
+BatchOpt = Annotated[Optional[int], typer.Option(help="Batch size.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")]
+RunsOpt = Annotated[Path, typer.Option(help="Folder for runs and checkpoints.")]
+NameOpt = Annotated[str, typer.Option(help="Run name (a sub-folder of --runs).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the split and of training.")]
+ValFractionOpt = Annotated[float, typer.Option(help="Share of source ids held out for validation.")]
+OutOpt = Annotated[Optional[Path], typer.Option(help="Model folder to install the ONNX model into "
+                                                "(default: the user model folder).")]
+ModelNameOpt = Annotated[str, typer.Option(help="Registry name of the installed model.")]
+
+
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
 
@@ -133,8 +148,7 @@ def classical(
 
 @train_app.command("yolo")
 def yolo(
-    data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml, or the "
-                                       "DeepSpaceYoloDataset zip.")],
+    data: DataOpt,
     preset: Annotated[str, typer.Option(help="Recipe: default (320 px, 80 epochs) | paper (608 px, batch 4, "
                                         "200 epochs) | tiny (a smoke test).")] = "default",
     model: Annotated[Optional[str], typer.Option(help="Architecture (yolo11n, yolo11s, ...).")] = None,
@@ -142,20 +156,19 @@ def yolo(
     extra: Annotated[Optional[list[Path]], typer.Option(help="A YOLO folder added to the training split only, e.g. "
                                                         "'train pseudo-label' output (repeatable).")] = None,
     imgsz: Annotated[Optional[int], typer.Option(help="Network input size, px.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs.")] = None,
+    epochs: EpochsOpt = None,
     lr0: Annotated[Optional[float], typer.Option(help="Initial learning rate.")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")] = False,
+    batch: BatchOpt = None,
+    resume: ResumeOpt = False,
     bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) "
                                                  "+ channels-last; default on for the CPU.")] = None,
-    runs: Annotated[Path, typer.Option(help="Folder for runs and checkpoints.")] = Path("runs"),
-    name: Annotated[str, typer.Option(help="Run name (a sub-folder of --runs).")] = "yolo",
+    runs: RunsOpt = Path("runs"),
+    name: NameOpt = "yolo",
     device: Annotated[str, typer.Option(help="cpu, or a CUDA device index such as 0.")] = "cpu",
-    seed: Annotated[int, typer.Option(help="Seed of the split and of training.")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="Share of source ids held out for validation.")] = 0.1,
-    out: Annotated[Optional[Path], typer.Option(help="Model folder to install the ONNX model into "
-                                                "(default: the user model folder).")] = None,
-    model_name: Annotated[str, typer.Option(help="Registry name of the installed model.")] = "yolo11n-dso",
+    seed: SeedOpt = 0,
+    val_fraction: ValFractionOpt = 0.1,
+    out: OutOpt = None,
+    model_name: ModelNameOpt = "yolo11n-dso",
 ):
     """Train YOLO from scratch (or fine-tune), offline; export ONNX; install it for '--method yolo'."""
     _need("torch")
@@ -228,26 +241,24 @@ def yolo_int8(
 
 @train_app.command("classifier")
 def classifier(
-    data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml with train and val, "
-                                       "or the DeepSpaceYoloDataset zip.")],
+    data: DataOpt,
     preset: Annotated[str, typer.Option(help="Recipe: default (MobileNetV3-small, 12 epochs) | paper (ResNet50, "
                                         "50 epochs, batch 16) | tiny (a smoke test).")] = "default",
     arch: Annotated[Optional[str], typer.Option(help="Architecture: mobilenet_v3_small, resnet18, resnet50, "
                                                 "mobilenet_v2.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs.")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    epochs: EpochsOpt = None,
+    batch: BatchOpt = None,
     crops: Annotated[Optional[int], typer.Option(help="Random crops per image and epoch (before "
                                                  "balancing).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")] = False,
+    resume: ResumeOpt = False,
     bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) + "
                                                  "channels-last; default on for the ResNets.")] = None,
-    runs: Annotated[Path, typer.Option(help="Folder for runs and checkpoints.")] = Path("runs"),
-    name: Annotated[str, typer.Option(help="Run name (a sub-folder of --runs).")] = "classifier",
-    seed: Annotated[int, typer.Option(help="Seed of the split, crops and training.")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="Share of source ids held out for validation.")] = 0.1,
-    out: Annotated[Optional[Path], typer.Option(help="Model folder to install the ONNX model into "
-                                                "(default: the user model folder).")] = None,
-    model_name: Annotated[str, typer.Option(help="Registry name of the installed model.")] = "xai-classifier",
+    runs: RunsOpt = Path("runs"),
+    name: NameOpt = "classifier",
+    seed: SeedOpt = 0,
+    val_fraction: ValFractionOpt = 0.1,
+    out: OutOpt = None,
+    model_name: ModelNameOpt = "xai-classifier",
     tune: Annotated[bool, typer.Option("--tune/--no-tune", help="Choose the xai method's X %, presence and "
                                        "score thresholds on the validation tiles (runs XRAI: slow).")] = True,
 ):
@@ -288,8 +299,7 @@ def classifier(
 
 @train_app.command("pix2pix")
 def pix2pix(
-    data: Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a data.yaml with train and val, "
-                                       "or the DeepSpaceYoloDataset zip.")],
+    data: DataOpt,
     teacher: Annotated[str, typer.Option(help="The xai method's classifier (model name or .onnx path) whose "
                                          "heatmaps the generator learns.")] = "xai-classifier",
     teacher_cache: Annotated[Optional[Path], typer.Option(help="Folder of cached teacher heatmaps (made or "
@@ -299,23 +309,22 @@ def pix2pix(
                                                          "XRAI is slow); default all.")] = None,
     preset: Annotated[str, typer.Option(help="Recipe: default (ngf 16, batch 4, 30 epochs, bce) | paper (ngf 64, batch "
                                         "1, 100 epochs, lr 1e-4, l1) | tiny (a smoke test).")] = "default",
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs.")] = None,
+    epochs: EpochsOpt = None,
     ngf: Annotated[Optional[int], typer.Option(help="Generator base width (64: the paper's U-Net).")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Batch size.")] = None,
+    batch: BatchOpt = None,
     loss: Annotated[Optional[str], typer.Option(help="Reconstruction loss: l1 (Isola et al.) | bce (per-pixel "
                                                 "cross-entropy, the heatmap as a soft target).")] = None,
     blur: Annotated[Optional[float], typer.Option(help="Gaussian sigma (pixels) applied to the teacher "
                                                   "heatmaps before training (0: none).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")] = False,
+    resume: ResumeOpt = False,
     bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) + "
                                                  "channels-last.")] = None,
-    runs: Annotated[Path, typer.Option(help="Folder for runs and checkpoints.")] = Path("runs"),
-    name: Annotated[str, typer.Option(help="Run name (a sub-folder of --runs).")] = "pix2pix",
-    seed: Annotated[int, typer.Option(help="Seed of the split, crops and training.")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="Share of source ids held out for validation.")] = 0.1,
-    out: Annotated[Optional[Path], typer.Option(help="Model folder to install the ONNX model into "
-                                                "(default: the user model folder).")] = None,
-    model_name: Annotated[str, typer.Option(help="Registry name of the installed model.")] = "pix2pix-xai",
+    runs: RunsOpt = Path("runs"),
+    name: NameOpt = "pix2pix",
+    seed: SeedOpt = 0,
+    val_fraction: ValFractionOpt = 0.1,
+    out: OutOpt = None,
+    model_name: ModelNameOpt = "pix2pix-xai",
 ):
     """Train the pix2pix generator to reproduce the xai heatmap; export ONNX; install it for '--method pix2pix'."""
     _need("torch")

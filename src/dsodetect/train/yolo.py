@@ -272,7 +272,6 @@ def quantize_int8(onnx_path, dst, data_yaml, *, split: str = "train", images: in
     """
     import tempfile
 
-    import numpy as np
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -285,7 +284,7 @@ def quantize_int8(onnx_path, dst, data_yaml, *, split: str = "train", images: in
     if not items:
         raise ValueError(f"{data_yaml}: no {split!r} images to calibrate on")
     picked = items[:: max(1, len(items) // images)][:images]
-    inputs = [np.ascontiguousarray(det._input(read_image(p))[0].transpose(2, 0, 1)[None]) for p, _ in picked]
+    inputs = [det.network_input(read_image(p))[0] for p, _ in picked]
 
     class Tiles(CalibrationDataReader):
         def __init__(self):

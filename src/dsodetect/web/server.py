@@ -87,7 +87,7 @@ def safe_path(root: Path, requested: str) -> "Path | None":
 
 def _strict_text(text: str) -> str:
     """JSON text re-serialised strictly: ``NaN``/``Infinity`` read as null, never written."""
-    from ..live.store import strict_json
+    from ..io.jsontext import strict_json
 
     return strict_json(json.loads(text, parse_constant=lambda name: None))
 

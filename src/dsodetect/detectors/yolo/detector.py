@@ -119,13 +119,19 @@ class YoloDetector:
         self.conf = float(conf if conf is not None else self.card.extra.get("min_score", 0.25))
         self.iou = float(iou)
 
-    def _input(self, image):
-        return letterbox(np.asarray(image.display_rgb(), np.float32), self.imgsz)
+    def network_input(self, image) -> tuple[np.ndarray, float, tuple]:
+        """The network's input for ``image``: ``(1, 3, imgsz, imgsz)`` float32, and the letterbox's ratio and pad.
+
+        What :meth:`detect` feeds the model; also the calibration data of an
+        int8 copy and the input of the speed benchmark.
+        """
+        x, r, pad = letterbox(np.asarray(image.display_rgb(), np.float32), self.imgsz)
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), r, pad
 
     def detect(self, image, *, conf: float | None = None) -> DetectionResult:
         """Boxes of one image (any size; one pass, letterboxed to the network input)."""
         t0 = time.perf_counter()
-        x, r, pad = self._input(image)
+        x, r, pad = self.network_input(image)
         session = self.session
         if "window" in image.meta:  # a window of a tiled frame, beside the others: one thread each
             if self._window_session is None:  # the tiling runs the first window alone: made once
@@ -133,7 +139,7 @@ class YoloDetector:
 
                 self._window_session = onnx_session(self.path, threads=1)
             session = self._window_session
-        out = session.run(None, {self.input_name: np.ascontiguousarray(x.transpose(2, 0, 1)[None])})[0]
+        out = session.run(None, {self.input_name: x})[0]
         dets = decode(out, r, pad, conf=self.conf if conf is None else conf, iou=self.iou, shape=image.shape)
         for d in dets:
             d.method = self.name

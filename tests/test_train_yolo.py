@@ -48,6 +48,12 @@ def test_train_export_install_and_detect(tmp_path, monkeypatch):
     assert card["method"] == "yolo" and "CC BY-NC-ND 4.0" in card["data_licence"]
     assert card["extra"]["imgsz"] == 64 and 0 <= card["extra"]["min_score"] <= 1
     assert (tmp_path / "runs" / "t" / "weights" / "last.pt").is_file(), "a checkpoint to resume from"
+    import os
+
+    import torch
+
+    # Ultralytics leaves one core idle on the CPU (cpu_count - 1 threads: half of a 2-core laptop).
+    assert torch.get_num_threads() == os.cpu_count()
 
     # The exported model through --method yolo (ONNX Runtime), the CLI contract's outputs.
     img = tmp_path / "data" / "images" / "3.jpg"

@@ -107,7 +107,8 @@ def _bf16_trainer():
 
 
 def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=None, resume: bool = False,
-               seed: int = 0, workers: int = 2, device: str = "cpu", name: str = "yolo") -> Path:
+               seed: int = 0, workers: int = 2, device: str = "cpu", name: str = "yolo",
+               threads: int | None = None) -> Path:
     """Train (or resume) a YOLO model; return the best checkpoint.
 
     Parameters
@@ -126,6 +127,9 @@ def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=No
         Continue ``out/name/weights/last.pt`` where it stopped.
     seed, workers, device
         Passed to Ultralytics (``device`` ``"cpu"`` or ``"0"`` for a GPU).
+    threads : int, optional
+        Torch threads when training on the CPU; default all cores. (Ultralytics
+        sets one core fewer than the machine has: on a 2-core laptop, half of it.)
 
     Returns
     -------
@@ -133,8 +137,11 @@ def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=No
         ``out/name/weights/best.pt``.
     """
     _offline()
+    import ultralytics.utils.torch_utils as ul_torch
     from ultralytics import YOLO
 
+    # select_device() calls torch.set_num_threads(NUM_THREADS), cpu_count - 1: one thread on 2 cores.
+    ul_torch.NUM_THREADS = int(threads or os.cpu_count() or 1)
     out = Path(out).resolve()
     run = out / name
     last = run / "weights" / "last.pt"

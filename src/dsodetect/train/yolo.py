@@ -126,7 +126,9 @@ def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=No
     resume : bool
         Continue ``out/name/weights/last.pt`` where it stopped.
     seed, workers, device
-        Passed to Ultralytics (``device`` ``"cpu"`` or ``"0"`` for a GPU).
+        Passed to Ultralytics (``device`` ``"cpu"`` or ``"0"`` for a GPU). On
+        the CPU, Ultralytics loads the data in the main process whatever
+        ``workers`` says.
     threads : int, optional
         Torch threads when training on the CPU; default all cores. (Ultralytics
         sets one core fewer than the machine has: on a 2-core laptop, half of it.)

@@ -133,6 +133,7 @@ def test_onnx_matches_the_torch_model_exactly(tmp_path, monkeypatch):
     assert ours[0].score == pytest.approx(float(ref.boxes.conf[0]), abs=1e-3)
 
 
+@pytest.mark.filterwarnings("ignore::dsodetect.train.EmulatedBf16Warning")  # on CPUs without native bf16
 def test_weights_fine_tune_starts_from_the_checkpoint(tmp_path, monkeypatch):
     # --weights is transfer learning: the trainer's first weights are the checkpoint's, not random ones.
     from ultralytics.models.yolo.detect import DetectionTrainer
@@ -157,7 +158,7 @@ def test_weights_fine_tune_starts_from_the_checkpoint(tmp_path, monkeypatch):
         seen.append(next(self.model.parameters()).detach().float().clone())
 
     monkeypatch.setattr(DetectionTrainer, "_setup_train", spy)
-    # In bf16 (the CPU default), as the first real fine-tune ran.
+    # In bf16 (the default on CPUs with native bfloat16), as the first real fine-tune ran.
     train_yolo(yaml_path, out=tmp_path / "runs", recipe=PRESETS["tiny"].with_(bf16=True), name="b",
                weights=tmp_path / "marked.pt")
     assert seen and torch.allclose(seen[0], torch.full_like(seen[0], 0.5), atol=1e-3)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..detectors.xai.network import ARCHS, build_network
 from ..postprocess.heatmap import TRIMS
-from .checkpoints import cpu_autocast, load_checkpoint, save_checkpoint
+from .checkpoints import cpu_autocast, load_checkpoint, resolve_bf16, save_checkpoint
 from .data import train_val_samples
 
 __all__ = ["ClassifierRecipe", "PRESETS", "load_crop_sources", "crop_table", "train_classifier",
@@ -42,7 +42,8 @@ class ClassifierRecipe:
     lr: float = 1e-3            # Adam, the paper's rate, cosine-decayed
     weight_decay: float = 1e-4
     crops_per_image: int = 6    # fresh random crops per image and epoch, then balanced
-    bf16: bool | None = None    # CPU bfloat16 autocast + channels-last; None: on for networks it speeds up
+    bf16: bool | None = None    # CPU bfloat16 autocast + channels-last; None: for networks it speeds up, on CPUs
+                                # with native bfloat16
 
     def with_(self, **changes) -> "ClassifierRecipe":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -58,7 +59,8 @@ PRESETS = {
 
 # bf16 autocast + channels-last, measured here (one step, batch 32, 224 px, 2 cores): ResNet18 0.49 s vs 1.30 s fp32,
 # ResNet50 1.81 vs 5.31 s; MobileNetV3-small 0.49 vs 0.30 s and MobileNetV2 1.29 vs 1.30 s (depthwise convolutions
-# gain nothing), so bf16 is on by default for the ResNets only.
+# gain nothing), so bf16 is on by default for the ResNets only, and only where the CPU has bfloat16 natively (on an
+# AVX2-only CPU it is emulated: ResNet18 50.9 s against 4.4 s, benchmarks/train_step.py).
 _BF16_DEFAULT = {"resnet18": True, "resnet50": True}
 
 
@@ -184,7 +186,7 @@ def train_classifier(data, *, out, recipe: ClassifierRecipe = PRESETS["default"]
         data = data if data is not None else state["data"]
     if recipe.arch not in ARCHS:
         raise ValueError(f"unknown architecture {recipe.arch!r}; choose from {', '.join(ARCHS)}")
-    bf16 = _BF16_DEFAULT.get(recipe.arch, False) if recipe.bf16 is None else recipe.bf16
+    bf16 = resolve_bf16(recipe.bf16, default=_BF16_DEFAULT.get(recipe.arch, False))
     train_s, val_s = train_val_samples(data)
     t_load = time.time()
     train_img, train_box = load_crop_sources(train_s, on_error)

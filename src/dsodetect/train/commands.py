@@ -22,6 +22,10 @@ DataOpt = Annotated[Path, typer.Option(help="YOLO folder (images/ + labels/), a 
                                        "DeepSpaceYoloDataset zip.")]
 EpochsOpt = Annotated[Optional[int], typer.Option(help="Epochs.")]
 BatchOpt = Annotated[Optional[int], typer.Option(help="Batch size.")]
+Bf16Opt = Annotated[Optional[bool], typer.Option("--bf16/--fp32", help=(
+    "CPU bfloat16 autocast + channels-last. Fast only where the CPU computes in bfloat16 natively (AMX, "
+    "AVX512-BF16); emulated, and many times slower, elsewhere. Default: on where it is native and the network "
+    "gains from it (YOLO, the ResNets)."))]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run's last checkpoint.")]
 RunsOpt = Annotated[Path, typer.Option(help="Folder for runs and checkpoints.")]
 NameOpt = Annotated[str, typer.Option(help="Run name (a sub-folder of --runs).")]
@@ -160,8 +164,7 @@ def yolo(
     lr0: Annotated[Optional[float], typer.Option(help="Initial learning rate.")] = None,
     batch: BatchOpt = None,
     resume: ResumeOpt = False,
-    bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) "
-                                                 "+ channels-last; default on for the CPU.")] = None,
+    bf16: Bf16Opt = None,
     runs: RunsOpt = Path("runs"),
     name: NameOpt = "yolo",
     device: Annotated[str, typer.Option(help="cpu, or a CUDA device index such as 0.")] = "cpu",
@@ -251,8 +254,7 @@ def classifier(
     crops: Annotated[Optional[int], typer.Option(help="Random crops per image and epoch (before "
                                                  "balancing).")] = None,
     resume: ResumeOpt = False,
-    bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) + "
-                                                 "channels-last; default on for the ResNets.")] = None,
+    bf16: Bf16Opt = None,
     runs: RunsOpt = Path("runs"),
     name: NameOpt = "classifier",
     seed: SeedOpt = 0,
@@ -317,8 +319,7 @@ def pix2pix(
     blur: Annotated[Optional[float], typer.Option(help="Gaussian sigma (pixels) applied to the teacher "
                                                   "heatmaps before training (0: none).")] = None,
     resume: ResumeOpt = False,
-    bf16: Annotated[Optional[bool], typer.Option("--bf16/--fp32", help="CPU bfloat16 autocast (AMX) + "
-                                                 "channels-last.")] = None,
+    bf16: Bf16Opt = None,
     runs: RunsOpt = Path("runs"),
     name: NameOpt = "pix2pix",
     seed: SeedOpt = 0,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoints import cpu_autocast, load_checkpoint, save_checkpoint
+from .checkpoints import cpu_autocast, load_checkpoint, resolve_bf16, save_checkpoint
 from .data import memoize_heatmap, train_val_samples
 
 __all__ = ["Pix2PixRecipe", "PRESETS", "make_teacher_cache", "teacher_info", "build_generator",
@@ -63,7 +63,7 @@ class Pix2PixRecipe:
     blur: float = 0.0            # Gaussian sigma (pixels) applied to the teacher heatmaps before training
     crops_per_image: int = 2     # fresh random 256 px crops per tile and epoch
     val_crops: int = 64          # fixed validation crops, scored every epoch
-    bf16: bool = False           # CPU bfloat16 autocast + channels-last (AMX)
+    bf16: bool = False           # CPU bfloat16 autocast + channels-last (only where the CPU has bfloat16 natively)
 
     def __post_init__(self):
         if self.loss not in RECON_LOSSES:
@@ -599,6 +599,7 @@ def train_pix2pix(data, teacher_cache, *, out, recipe: Pix2PixRecipe = PRESETS["
         state = load_checkpoint(out / "last.pt")
         # Checkpoints from before the loss was a choice were trained with L1.
         recipe, seed = Pix2PixRecipe(**{"loss": "l1", "decay": 0.0, **state["recipe"]}), state["seed"]
+    resolve_bf16(recipe.bf16, default=False)  # warns where bf16 would be emulated
     train_s, val_s = train_val_samples(data)
     cache = Path(teacher_cache)
     _, train_img, train_heat = _load_pairs(train_s, cache, on_error)

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .checkpoints import resolve_bf16
 from .data import prepare_data
 
 __all__ = ["YoloRecipe", "PRESETS", "prepare_data", "train_yolo", "export_onnx", "plot_learning_curve",
@@ -47,7 +48,7 @@ class YoloRecipe:
     translate: float = 0.1
     hsv_v: float = 0.4
     patience: int = 0          # no early stop: the schedule runs to its end
-    bf16: bool = True          # CPU autocast in bfloat16 (AMX) + channels-last
+    bf16: bool | None = None   # CPU autocast in bfloat16 + channels-last; None: where the CPU has it natively
 
     def with_(self, **changes) -> "YoloRecipe":
         from dataclasses import replace
@@ -147,7 +148,9 @@ def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=No
     out = Path(out).resolve()
     run = out / name
     last = run / "weights" / "last.pt"
-    bf16 = recipe.bf16 and device == "cpu"
+    if device == "cpu":  # the run's recipe.json records what it used
+        recipe = recipe.with_(bf16=resolve_bf16(recipe.bf16))
+    bf16 = bool(recipe.bf16) and device == "cpu"
     trainer = _bf16_trainer() if bf16 else None
     t0 = time.time()
     if resume:
@@ -334,6 +337,8 @@ def yolo_card(name: str, file: str, recipe: YoloRecipe, run: Path, *, data: str,
     results = Path(run) / "results.csv"
     if results.is_file():
         epochs_done = max(0, len(results.read_text().strip().splitlines()) - 1)
+    used = Path(run) / "recipe.json"  # what the run resolved (bf16 by the CPU) beats what was asked for
+    recipe_used = {**asdict(recipe), **(json.loads(used.read_text()) if used.is_file() else {})}
     extra = {"imgsz": recipe.imgsz, "tile_size": 640}
     scores = {}
     if val:
@@ -345,5 +350,5 @@ def yolo_card(name: str, file: str, recipe: YoloRecipe, run: Path, *, data: str,
         data=f"{data}: real smart-telescope tiles (DeepSpaceYoloDataset), split by source id",
         training=(f"dsodetect train yolo --data {data} --model {recipe.model} --imgsz {recipe.imgsz} "
                   f"--epochs {recipe.epochs} --batch {recipe.batch}"),
-        recipe=dict(asdict(recipe), epochs_done=epochs_done), scores=scores, wall_time=wall_time,
+        recipe=dict(recipe_used, epochs_done=epochs_done), scores=scores, wall_time=wall_time,
         created=time.strftime("%Y-%m-%d"), extra=extra)

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
+from ._options import FlattenOpt
 
 app = typer.Typer(
     name="dsodetect",
@@ -85,6 +86,7 @@ def detect(
     tiling: Annotated[str, typer.Option(help="auto (tile frames larger than the method's tiles) | on | off.")] = "auto",
     save_extras: Annotated[bool, typer.Option("--save-extras", help="Also write the method's products "
                                               "(heatmap, starless image, masks).")] = False,
+    flatten: FlattenOpt = False,
     identify: Annotated[bool, typer.Option("--identify", help="Name objects from OpenNGC (header WCS, else offline astrometry.net plate solving).")] = False,
     solve_timeout: Annotated[float, typer.Option(help="--identify: seconds allowed for one plate solve.")] = 60.0,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
@@ -122,7 +124,7 @@ def detect(
 
     # A progress bar only for a person at a terminal; logs and pipes get clean lines.
     report = run_batch(paths, detector, out_dir=out, formats=formats, save_products=save_extras,
-                       min_score=min_score, identifier=identifier,
+                       min_score=min_score, identifier=identifier, flatten=flatten,
                        tiling={"auto": "auto", "on": True, "off": False}[tiling],
                        on_error=lambda p, msg: _err(f"error: {msg}"), on_result=done,
                        progress=not quiet and sys.stderr.isatty())

@@ -115,13 +115,17 @@ def process(image, detector: Detector, *, min_score: float | None = None,
     return result
 
 
-def process_file(path, detector: Detector, *, stem: str | None = None, **options) -> DetectionResult:
+def process_file(path, detector: Detector, *, stem: str | None = None, flatten: bool = False,
+                 **options) -> DetectionResult:
     """Read one file and :func:`process` it. Raises :class:`~dsodetect.io.ImageReadError`.
 
     ``stem`` overrides the output file stem (default: the image's); every file
-    named after the image uses it.
+    named after the image uses it. ``flatten`` subtracts the sky's gradient
+    from linear data before anything else sees it (:meth:`~dsodetect.io.Image.flattened`).
     """
     image = read_image(path)
+    if flatten:
+        image = image.flattened()
     if stem:
         image.stem = stem
     return process(image, detector, **options)
@@ -155,8 +159,8 @@ def run_batch(paths, detector: Detector, *, on_error: Callable | None = None,
     progress : bool
         Show a progress bar (for a person at a terminal).
     **options
-        Passed to :func:`process` (``out_dir``, ``formats``, ``min_score``,
-        ``identifier``, ``save_products``, ``tiling``).
+        Passed to :func:`process_file` (``flatten``) and :func:`process` (``out_dir``,
+        ``formats``, ``min_score``, ``identifier``, ``save_products``, ``tiling``).
 
     Returns
     -------

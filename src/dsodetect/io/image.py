@@ -175,6 +175,22 @@ class Image:
             self._shown = shown
         return self._shown
 
+    def flattened(self, *, degree: int = 2) -> "Image":
+        """This image with the sky's gradient (light pollution, moon, vignetting) subtracted.
+
+        Linear data only (:func:`dsodetect.io.background.flatten_background`): a
+        stretched JPEG's gradient went through the app's curve and is no longer
+        additive, so a stretched image is returned as it is.
+        """
+        if self.stretched:
+            return self
+        from dataclasses import replace
+
+        from .background import flatten_background
+
+        return replace(self, data=flatten_background(self.data, self.mask, degree=degree),
+                       meta={**self.meta, "flattened": f"sky gradient removed (polynomial degree {degree})"})
+
     def display_rgb(self) -> np.ndarray:
         """:meth:`display` as ``(H, W, 3)``: mono data repeated to three channels (what networks and PNGs take)."""
         shown = self.display()

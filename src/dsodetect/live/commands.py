@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .._options import FlattenOpt
+
 __all__ = ["register", "load_detectors"]
 
 
@@ -63,6 +65,7 @@ def watch(
     webhook: Annotated[Optional[str], typer.Option(help="POST notifications to this URL (e.g. an ntfy topic).")] = None,
     webhook_format: Annotated[str, typer.Option(help="ntfy (text + Title header) or json.")] = "ntfy",
     desktop: Annotated[bool, typer.Option("--desktop/--no-desktop", help="Desktop notifications (notify-send).")] = True,
+    flatten: FlattenOpt = False,
     identify: Annotated[bool, typer.Option("--identify", help="Name objects from OpenNGC (header WCS, else offline astrometry.net plate solving).")] = False,
     solve_timeout: Annotated[float, typer.Option(help="--identify: seconds allowed for one plate solve.")] = 60.0,
     format: Annotated[str, typer.Option("--format", "-f", help="Per-method outputs: yolo,json,png.")] = "yolo,json,png",
@@ -106,7 +109,7 @@ def watch(
     hook = make_identifier(solve_timeout) if identify else None
     config = SessionConfig(session_dir=session_dir, formats=formats, target=target,
                            no_signal_minutes=no_signal_minutes, snr_threshold=snr_threshold,
-                           appear_score=appear_score, root=folder.resolve())
+                           appear_score=appear_score, root=folder.resolve(), flatten=flatten)
     live = LiveSession(config, detectors, notifier=notifier, identify=hook)
 
     def on_file(path):

@@ -70,6 +70,9 @@ class SessionConfig:
         Integration after which an unconfirmed target raises "no signal".
     min_iou : float
         Overlap that makes two boxes in successive stacks the same object.
+    flatten : bool
+        Subtract the sky's gradient from linear stacks before detection
+        (:meth:`dsodetect.io.Image.flattened`).
     """
 
     session_dir: Path
@@ -83,6 +86,7 @@ class SessionConfig:
     root: Path | None = None  # watched folder: file keys are relative to it
     solve_timeout: float = 60.0  # seconds astrometry.net may spend on the field (in the background)
     hook_timeout: float = 10.0  # seconds a custom identify hook may take before the stack goes on without it
+    flatten: bool = False
 
 
 def _resolve_target(target: str):
@@ -440,6 +444,8 @@ class LiveSession:
         t_start = time.time()
         try:
             image = read_image(path)
+            if self.config.flatten:
+                image = image.flattened()
         except ImageReadError as exc:
             record = {"file": str(path), "name": path.name, "error": exc.reason}
             self.store.commit_stack(key, str(path), "failed", record)

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 from astropy.stats import mad_std
 
+from ...io.background import fit_sky
+
 __all__ = ["nodata_mask", "fit_sky_plane", "negative_side_noise", "small_scale_background"]
 
 
@@ -139,60 +141,12 @@ def small_scale_background(gray: np.ndarray, mask: np.ndarray, box: int) -> tupl
 
 def fit_sky_plane(img: np.ndarray, mask: np.ndarray, *, cells: int = 12, clip: float = 2.0,
                   iters: int = 4, low_quantile: float = 0.5) -> np.ndarray:
-    """Sky level as a tilted plane fitted to the faint part of the frame.
-
-    The frame is cut into ``cells x cells`` blocks; each block's median of
-    valid pixels is a sample. A plane is fitted by least squares, and blocks
-    lying more than ``clip`` robust sigmas *above* it (nebula, galaxy) are
-    rejected, iteratively. The fit starts from the ``low_quantile`` faintest
-    blocks, so a nebula that covers much of the frame does not lift the sky.
-    A plane cannot bend around an object, which is the point: the scale of
-    this model is the whole frame, far larger than any object.
-
-    Parameters
-    ----------
-    img : ndarray
-        ``(H, W)`` float (starless luminance or a colour-excess map).
-    mask : ndarray of bool
-        True for pixels to ignore (no data, stars).
-
-    Returns
-    -------
-    ndarray
-        ``(H, W)`` float32 sky model.
+    """Sky level as a tilted plane fitted to the faint part of the frame (:func:`dsodetect.io.background.fit_sky`
+    of degree 1): a plane cannot bend around an object, which is the point, as the scale of this model is the whole
+    frame, far larger than any object. ``img`` is ``(H, W)`` (a starless luminance or a colour-excess map);
+    ``mask`` is True for pixels to ignore (no data, stars).
     """
-    h, w = img.shape
-    ys = np.linspace(0, h, cells + 1).astype(int)
-    xs = np.linspace(0, w, cells + 1).astype(int)
-    vals, cx, cy = [], [], []
-    for i in range(cells):
-        for j in range(cells):
-            blk = img[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
-            m = ~mask[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
-            if m.sum() < 0.3 * m.size or m.sum() < 16:
-                continue
-            vals.append(float(np.median(blk[m])))
-            cx.append(0.5 * (xs[j] + xs[j + 1]) / w - 0.5)
-            cy.append(0.5 * (ys[i] + ys[i + 1]) / h - 0.5)
-    vals = np.asarray(vals)
-    if vals.size < 6:
-        valid = img[~mask] if (~mask).any() else img.ravel()
-        return np.full((h, w), float(np.median(valid)) if valid.size else 0.0, np.float32)
-    A = np.column_stack([np.ones_like(vals), cx, cy])
-    use = vals <= np.quantile(vals, low_quantile)
-    coef = np.array([np.median(vals[use]), 0.0, 0.0])
-    for _ in range(iters):
-        if use.sum() < 6:
-            break
-        coef, *_ = np.linalg.lstsq(A[use], vals[use], rcond=None)
-        resid = vals - A @ coef
-        s = mad_std(resid[use]) + 1e-6
-        new = resid < clip * s
-        if np.array_equal(new, use):
-            break
-        use = new
-    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    return (coef[0] + coef[1] * (gx / w - 0.5) + coef[2] * (gy / h - 0.5)).astype(np.float32)
+    return fit_sky(img, mask, degree=1, cells=cells, clip=clip, iters=iters, low_quantile=low_quantile)
 
 
 def negative_side_noise(values: np.ndarray) -> float:

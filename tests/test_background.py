@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -111,5 +113,8 @@ def test_detect_flatten_reaches_the_detector(tmp_path):
     res = CliRunner().invoke(app, ["detect", str(tmp_path / "in"), "--method", "classical", "--flatten",
                                    "--out", str(tmp_path / "out"), "--format", "json"])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "out" / "m1.json").is_file()
+    assert "polynomial degree 2" in json.loads((tmp_path / "out" / "m1.json").read_text())["flattened"]
+    res = CliRunner().invoke(app, ["detect", str(tmp_path / "in"), "--method", "classical",
+                                   "--out", str(tmp_path / "plain"), "--format", "json"])
+    assert "flattened" not in json.loads((tmp_path / "plain" / "m1.json").read_text())
     assert read_image(tmp_path / "in" / "m1.fits").flattened().meta["flattened"]

@@ -189,6 +189,9 @@ class DetectionResult:
             "observation": _observation(self.image.header),
             "detections": [det.to_dict(w, h) for det in self.detections],
         }
+        meta = getattr(self.image, "meta", None) or {}
+        if "flattened" in meta:  # what the detector saw was not the file's pixels (--flatten)
+            d["flattened"] = meta["flattened"]
         if self.products:
             d["products"] = {k: {"kind": p.kind, "shape": list(p.data.shape), "description": p.description}
                              for k, p in self.products.items()}

@@ -13,9 +13,9 @@ from astropy.stats import mad_std
 __all__ = ["fit_sky", "flatten_background"]
 
 
-def _terms(x, y, degree: int) -> list:
-    """Monomials ``x^i y^j``, ``i + j <= degree``, in a fixed order (constant, x, y, x², xy, y², ...)."""
-    return [x ** (d - j) * y ** j for d in range(degree + 1) for j in range(d + 1)]
+def _powers(degree: int) -> list[tuple[int, int]]:
+    """Exponents ``(i, j)`` of the monomials ``x^i y^j``, ``i + j <= degree``: constant, x, y, x², xy, y², ..."""
+    return [(d - j, j) for d in range(degree + 1) for j in range(d + 1)]
 
 
 def fit_sky(img: np.ndarray, mask: np.ndarray | None = None, *, degree: int = 1, cells: int = 12,
@@ -73,7 +73,8 @@ def fit_sky(img: np.ndarray, mask: np.ndarray | None = None, *, degree: int = 1,
             cx.append(0.5 * (xs[j] + xs[j + 1]) / w - 0.5)
             cy.append(0.5 * (ys[i] + ys[i + 1]) / h - 0.5)
     vals = np.asarray(vals)
-    A = np.column_stack(_terms(np.asarray(cx), np.asarray(cy), degree)) if vals.size else np.zeros((0, 1))
+    cx, cy = np.asarray(cx), np.asarray(cy)
+    A = np.column_stack([cx ** i * cy ** j for i, j in _powers(degree)]) if vals.size else np.zeros((0, 1))
     if vals.size < 2 * A.shape[1]:  # too few sky samples for the surface: a flat sky
         valid = img[~mask] if (~mask).any() else img.ravel()
         return np.full((h, w), float(np.median(valid)) if valid.size else 0.0, np.float32)
@@ -91,13 +92,12 @@ def fit_sky(img: np.ndarray, mask: np.ndarray | None = None, *, degree: int = 1,
             break
         use = new
     # sum_ij c_ij x^i y^j = Y @ P, Y[:, j] = y^j, P[j] = sum_i c_ij x^i: one product, not a pass per term.
-    gx = np.arange(w, dtype=np.float32) / w - 0.5
-    gy = np.arange(h, dtype=np.float32) / h - 0.5
-    powers = [(d - j, j) for d in range(degree + 1) for j in range(d + 1)]  # the order of _terms
+    gx = (np.arange(w, dtype=np.float32) / w - 0.5).astype(np.float64)
+    gy = (np.arange(h, dtype=np.float32) / h - 0.5).astype(np.float64)
     P = np.zeros((degree + 1, w))
-    for c, (i, j) in zip(coef, powers):
-        P[j] += c * gx.astype(np.float64) ** i
-    sky = np.stack([gy.astype(np.float64) ** j for j in range(degree + 1)], axis=1) @ P
+    for c, (i, j) in zip(coef, _powers(degree)):
+        P[j] += c * gx ** i
+    sky = np.stack([gy ** j for j in range(degree + 1)], axis=1) @ P
     return sky.astype(np.float32)
 
 

@@ -148,9 +148,8 @@ def train_yolo(data, *, out, recipe: YoloRecipe = PRESETS["default"], weights=No
     out = Path(out).resolve()
     run = out / name
     last = run / "weights" / "last.pt"
-    if device == "cpu":  # the run's recipe.json records what it used
-        recipe = recipe.with_(bf16=resolve_bf16(recipe.bf16))
-    bf16 = bool(recipe.bf16) and device == "cpu"
+    bf16 = device == "cpu" and resolve_bf16(recipe.bf16)  # CPU autocast: never on a GPU
+    recipe = recipe.with_(bf16=bf16)  # the run's recipe.json records what it used
     trainer = _bf16_trainer() if bf16 else None
     t0 = time.time()
     if resume:

@@ -124,6 +124,7 @@ def render(path: Path, dets, truth, out: Path, max_side: int = 1600, heat=None) 
         cv2.rectangle(im, (int(d.x0 * f), int(d.y0 * f)), (int(d.x1 * f), int(d.y1 * f)), (255, 60, 255), 2)
         cv2.putText(im, f"{d.score:.2f}", (int(d.x0 * f) + 3, int(d.y0 * f) + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (255, 60, 255), 1, cv2.LINE_AA)
+    out.parent.mkdir(parents=True, exist_ok=True)  # cv2.imwrite fails silently into a missing folder
     cv2.imwrite(str(out), im)
 
 
@@ -147,6 +148,7 @@ def render_tiles(paths, label_dir: Path, detector, out: Path, *, n: int = 8, siz
             sheet.append(cv2.imread(str(one)))
     rows = [np.hstack(sheet[i:i + 4] + [np.zeros_like(sheet[0])] * (4 - len(sheet[i:i + 4])))
             for i in range(0, len(sheet), 4)]
+    out.parent.mkdir(parents=True, exist_ok=True)  # cv2.imwrite fails silently into a missing folder
     cv2.imwrite(str(out), np.vstack(rows))
 
 
